@@ -56,9 +56,7 @@ def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
     )
     active = sum(1 for user in keyed if user.is_active)
     used = sum(user.total_activations or 0 for user in keyed if user.is_active)
-    maximum = sum(
-        user.max_activations for user in keyed if user.is_active and user.max_activations
-    )
+    maximum = sum(user.max_activations for user in keyed if user.is_active and user.max_activations)
     without_max = sum(1 for user in keyed if user.is_active and not user.max_activations)
     return Summary(
         product=product,

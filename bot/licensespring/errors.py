@@ -41,7 +41,7 @@ _HINTS: dict[str, str] = {
     "oauth_token_malformed": "LicenseSpring rejected the OAuth token. Check the OAuth client.",
     # general
     "not_found": "LicenseSpring answered 'not found'. Check LICENSESPRING_API_URL.",
-    "validation_error": "LicenseSpring rejected the request's parameters. Check product and e-mail.",
+    "validation_error": "LicenseSpring rejected the parameters. Check product and e-mail.",
     "missing_parameters": "A required parameter was missing. Give both product and e-mail.",
     "archived_product": "That product is archived in LicenseSpring.",
     "disabled_product": "That product is disabled in LicenseSpring.",
@@ -65,7 +65,14 @@ DOCUMENTED_CODES: frozenset[str] = frozenset(
     code
     for code in _HINTS
     if code
-    not in {TIMEOUT, CONNECTION_ERROR, UNEXPECTED_RESPONSE, RATE_LIMITED, NOT_CONFIGURED, OAUTH_FAILED}
+    not in {
+        TIMEOUT,
+        CONNECTION_ERROR,
+        UNEXPECTED_RESPONSE,
+        RATE_LIMITED,
+        NOT_CONFIGURED,
+        OAUTH_FAILED,
+    }
 )
 
 # Failures worth retrying later: the service, not the request, was the problem.

@@ -105,7 +105,7 @@ def parse_customer_license_users(body: bytes | str) -> CustomerLicenseUsers:
         raw = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody("the body is not JSON") from exc
-    if not isinstance(raw, dict) or not isinstance(raw.get("users", []), list):
+    if not isinstance(raw, dict) or not isinstance(raw.get("users") or [], list):
         raise MalformedBody("the body has no users list")
     if "customer" not in raw and "users" not in raw:
         raise MalformedBody("the body has neither customer nor users")

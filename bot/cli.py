@@ -1,0 +1,105 @@
+"""Command line: serve | socket | worker | lookup | sandbox | demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.emails import normalise_email
+from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.errors import NOT_CONFIGURED, LicenseApiError
+from bot.logging import configure_logging
+from bot.summary import summarise
+from bot.textview import render_text, summary_json
+
+EXIT_OK = 0
+EXIT_LOOKUP_FAILED = 1
+EXIT_USAGE = 2
+
+SANDBOX_HINT = (
+    "start the sandbox with `python -m bot sandbox --port 8181` and use the settings it prints"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Slack bot that shows a LicenseSpring customer's license users.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    lookup = commands.add_parser("lookup", help="look up a customer's license users")
+    lookup.add_argument("product", help="product short code")
+    lookup.add_argument("email", help="customer e-mail")
+    lookup.add_argument("--json", action="store_true", help="print JSON instead of text")
+    lookup.add_argument(
+        "--all", action="store_true", help="list every user (default: the first 50)"
+    )
+
+    sandbox = commands.add_parser("sandbox", help="run the embedded License API sandbox")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8181)
+    sandbox.add_argument("--latency-ms", type=int, default=0, help="added latency per lookup")
+    return parser
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(message, file=sys.stderr)
+    return code
+
+
+async def run_lookup(
+    settings: Settings, product: str, email: str, *, as_json: bool, show_all: bool
+) -> int:
+    async with LicenseApiClient.from_settings(settings) as client:
+        try:
+            answer = await client.customer_license_users(product, email)
+        except LicenseApiError as error:
+            if error.code == NOT_CONFIGURED:
+                return fail(
+                    "no LicenseSpring credentials configured: set LICENSESPRING_API_KEY and "
+                    f"LICENSESPRING_SHARED_KEY (or the OAuth client), or {SANDBOX_HINT}"
+                )
+            return fail(f"lookup failed: {error.code}: {error.hint}", EXIT_LOOKUP_FAILED)
+    summary = summarise(product, answer)
+    if as_json:
+        print(json.dumps(summary_json(summary), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(summary, max_users=None if show_all else 50))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        return fail(str(error))
+    configure_logging(
+        log_format=settings.log_format,
+        level=settings.log_level if args.command != "lookup" else "WARNING",
+        secrets=settings.secret_values(),
+    )
+    if args.command == "lookup":
+        email = normalise_email(args.email)
+        if email is None:
+            return fail(f"not an e-mail address: {args.email!r} (expected e.g. ada@example.com)")
+        if not args.product.strip():
+            return fail("the product short code is empty")
+        try:
+            return asyncio.run(
+                run_lookup(settings, args.product, email, as_json=args.json, show_all=args.all)
+            )
+        except KeyboardInterrupt:
+            return fail("interrupted", 130)
+    if args.command == "sandbox":
+        from bot.sandbox.app import run_sandbox
+
+        run_sandbox(args.host, args.port, latency_ms=args.latency_ms)
+        return EXIT_OK
+    build_parser().print_help()
+    return EXIT_USAGE

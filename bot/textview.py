@@ -1,0 +1,88 @@
+"""Pure: a Summary as readable terminal text (the `lookup` command's output)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.licensespring.models import LicenseUser
+from bot.summary import Concern, Summary, concern_of
+
+_MARKERS = {
+    Concern.AT_LIMIT: "LIMIT ",
+    Concern.INITIAL_PASSWORD: "INITPW",
+    Concern.ACTIVE: "active",
+    Concern.INACTIVE: "      ",
+}
+
+
+def activation_bar(used: int, maximum: int | None, width: int = 10) -> str:
+    if not maximum or maximum <= 0:
+        return "?" * width
+    filled = min(width, round(width * used / maximum))
+    return "#" * filled + "." * (width - filled)
+
+
+def activations_text(summary: Summary) -> str:
+    if summary.utilisation is None:
+        return f"{summary.activations_used} used, maximum unknown"
+    bar = activation_bar(summary.activations_used, summary.activations_max)
+    return (
+        f"{summary.activations_used}/{summary.activations_max} ({summary.utilisation:.0%}) [{bar}]"
+    )
+
+
+def _user_line(user: LicenseUser) -> str:
+    used = user.total_activations or 0
+    maximum = user.max_activations
+    activations = f"{used}/{maximum if maximum is not None else '?'}"
+    name = user.name or "-"
+    license_id = user.license_id if user.license_id is not None else "-"
+    order_id = user.order_id if user.order_id is not None else "-"
+    bar = activation_bar(used, maximum)
+    return (
+        f"  {_MARKERS[concern_of(user)]}  {user.email or '-':<36} {name:<24} "
+        f"{activations:>7} [{bar}]  license {license_id}  order {order_id}"
+    )
+
+
+def render_text(summary: Summary, *, max_users: int | None = None) -> str:
+    customer = summary.customer
+    title = " - ".join(part for part in (customer.name, customer.company_name) if part)
+    lines = [
+        f"{title or customer.email} <{customer.email}>  (product {summary.product})",
+        f"Users: {summary.total}   active: {summary.active}   inactive: {summary.inactive}",
+        f"Activations: {activations_text(summary)}",
+        f"At activation limit: {len(summary.at_limit)}   "
+        f"On initial password: {len(summary.on_initial_password)}",
+    ]
+    if not summary.users:
+        lines.append("No license users for this customer.")
+        return "\n".join(lines)
+    shown = summary.users if max_users is None else summary.users[:max_users]
+    lines.append("")
+    lines.extend(_user_line(user) for user in shown)
+    if len(shown) < len(summary.users):
+        lines.append(f"  ... and {len(summary.users) - len(shown)} more (use --json for all)")
+    return "\n".join(lines)
+
+
+def summary_json(summary: Summary) -> dict[str, Any]:
+    """The lookup as plain JSON-ready data. Built from the models, which hold no passwords."""
+    return {
+        "product": summary.product,
+        "customer": summary.customer.model_dump(),
+        "counts": {
+            "users": summary.total,
+            "active": summary.active,
+            "inactive": summary.inactive,
+            "activations_used": summary.activations_used,
+            "activations_max": summary.activations_max,
+            "utilisation": summary.utilisation,
+            "at_activation_limit": len(summary.at_limit),
+            "on_initial_password": len(summary.on_initial_password),
+        },
+        "users": [
+            {**user.model_dump(), "at_activation_limit": user.at_activation_limit}
+            for user in summary.users
+        ],
+    }

@@ -1,0 +1,74 @@
+import asyncio
+import time
+
+import pytest
+
+from bot.licensespring.cache import SingleFlight, TTLCache
+from bot.licensespring.ratelimit import RateLimiter
+
+
+def test_ttl_cache_expires_and_evicts(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    cache: TTLCache[str, int] = TTLCache(ttl=10, max_entries=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1
+    cache.put("c", 3)  # evicts least recently used: b
+    assert cache.get("b") is None
+    now[0] += 10
+    assert cache.get("a") is None
+    assert len(cache) == 1
+
+
+def test_disabled_cache_stores_nothing() -> None:
+    cache: TTLCache[str, int] = TTLCache(ttl=0)
+    cache.put("a", 1)
+    assert cache.get("a") is None
+
+
+async def test_single_flight_shares_result_and_error() -> None:
+    flights: SingleFlight[str, int] = SingleFlight()
+    calls = 0
+
+    async def work() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return 42
+
+    results = await asyncio.gather(*(flights.run("k", work) for _ in range(50)))
+    assert results == [42] * 50 and calls == 1
+
+    async def boom() -> int:
+        await asyncio.sleep(0.01)
+        raise ValueError("x")
+
+    outcomes = await asyncio.gather(*(flights.run("e", boom) for _ in range(3)),
+                                    return_exceptions=True)
+    assert all(isinstance(o, ValueError) for o in outcomes)
+    assert len(flights) == 0
+
+
+async def test_single_flight_survives_a_cancelled_waiter() -> None:
+    flights: SingleFlight[str, int] = SingleFlight()
+
+    async def work() -> int:
+        await asyncio.sleep(0.05)
+        return 7
+
+    first = asyncio.create_task(flights.run("k", work))
+    second = asyncio.create_task(flights.run("k", work))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert await second == 7
+
+
+async def test_rate_limiter_spaces_requests() -> None:
+    limiter = RateLimiter(rate=100, burst=1)
+    started = time.monotonic()
+    for _ in range(11):
+        await limiter.acquire()
+    elapsed = time.monotonic() - started
+    assert elapsed >= 0.09  # 10 waits of 10 ms after the first token
+    assert limiter.waits == 10
