@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="list every user (default: the first 50)"
     )
 
+    serve = commands.add_parser("serve", help="run in HTTP mode (production)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server's job
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    commands.add_parser("socket", help="run in Socket Mode (development)")
+    commands.add_parser("demo", help="watch the bot answer sample commands against the sandbox")
+
     sandbox = commands.add_parser("sandbox", help="run the embedded License API sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8181)
@@ -96,7 +102,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except KeyboardInterrupt:
             return fail("interrupted", 130)
-    if args.command == "sandbox":
+    try:
+        return dispatch(args, settings)
+    except ConfigError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def default_command(settings: Settings) -> str:
+    """`python -m bot` alone: Socket Mode with an app token, HTTP with Slack creds, else demo."""
+    if settings.slack_app_token is not None:
+        return "socket"
+    if settings.has_slack_credentials:
+        return "serve"
+    return "demo"
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command or default_command(settings)
+    if command == "serve":
+        from bot.runtime import serve
+
+        port = getattr(args, "port", None) or settings.port
+        serve(settings, getattr(args, "host", "0.0.0.0"), port)  # noqa: S104
+        return EXIT_OK
+    if command == "socket":
+        from bot.runtime import socket
+
+        socket(settings)
+        return EXIT_OK
+    if command == "demo":
+        from bot.demo import run_demo
+
+        return run_demo(settings)
+    if command == "sandbox":
         from bot.sandbox.app import run_sandbox
 
         run_sandbox(args.host, args.port, latency_ms=args.latency_ms)

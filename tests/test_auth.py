@@ -15,8 +15,7 @@ def test_signature_matches_documented_test_vector() -> None:
 def test_authorization_header_shape() -> None:
     header = hmac_authorization("my-api-key", VECTOR_KEY, VECTOR_DATE)
     assert header == (
-        'algorithm="hmac-sha256",headers="date",'
-        f'signature="{VECTOR_SIGNATURE}",apikey="my-api-key"'
+        f'algorithm="hmac-sha256",headers="date",signature="{VECTOR_SIGNATURE}",apikey="my-api-key"'
     )
 
 

@@ -44,8 +44,9 @@ async def test_single_flight_shares_result_and_error() -> None:
         await asyncio.sleep(0.01)
         raise ValueError("x")
 
-    outcomes = await asyncio.gather(*(flights.run("e", boom) for _ in range(3)),
-                                    return_exceptions=True)
+    outcomes = await asyncio.gather(
+        *(flights.run("e", boom) for _ in range(3)), return_exceptions=True
+    )
     assert all(isinstance(o, ValueError) for o in outcomes)
     assert len(flights) == 0
 

@@ -65,7 +65,9 @@ def test_public_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.slack_bot_token is not None
     assert "xoxb-abc" not in repr(settings)
     assert "csecret" not in str(settings)
-    assert sorted(settings.secret_values()) == sorted(["xoxb-abc", "sig", "xapp-abc", "k", "s", "csecret"])
+    assert sorted(settings.secret_values()) == sorted(
+        ["xoxb-abc", "sig", "xapp-abc", "k", "s", "csecret"]
+    )
 
 
 def test_dotenv_file_is_read(tmp_path: object) -> None:

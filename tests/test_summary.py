@@ -2,8 +2,14 @@ from bot.licensespring.models import Customer, CustomerLicenseUsers, LicenseUser
 from bot.summary import Concern, concern_of, summarise
 
 
-def user(email: str, *, active: bool = True, used: int | None = 0, maximum: int | None = 3,
-         initial: bool = False) -> LicenseUser:
+def user(
+    email: str,
+    *,
+    active: bool = True,
+    used: int | None = 0,
+    maximum: int | None = 3,
+    initial: bool = False,
+) -> LicenseUser:
     return LicenseUser(
         email=email,
         is_active=active,
@@ -29,7 +35,11 @@ def test_counts_and_problem_first_order() -> None:
     assert summary.active == 4
     assert summary.inactive == 1
     assert [u.email for u in summary.users] == [
-        "full@x.io", "new@x.io", "nomax@x.io", "zed@x.io", "off@x.io"
+        "full@x.io",
+        "new@x.io",
+        "nomax@x.io",
+        "zed@x.io",
+        "off@x.io",
     ]
     # Only active users' activations count; users without a maximum are counted apart.
     assert summary.activations_used == 6

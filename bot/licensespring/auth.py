@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from email.utils import formatdate
 from typing import Protocol
 
@@ -75,6 +76,8 @@ class OAuthClientCredentials:
         token_url: str,
         client_id: str,
         client_secret: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
         self._token_url = token_url
@@ -83,11 +86,12 @@ class OAuthClientCredentials:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
+        self._clock = clock
         self.fetches = 0
 
     async def _token_value(self) -> str:
         async with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
+            if self._token is None or self._clock() >= self._expires_at:
                 await self._fetch()
             assert self._token is not None
             return self._token
@@ -126,7 +130,7 @@ class OAuthClientCredentials:
             lifetime = 60.0
         margin = min(TOKEN_EXPIRY_MARGIN_S, lifetime / 4)
         self._token = token
-        self._expires_at = time.monotonic() + max(lifetime - margin, 1.0)
+        self._expires_at = self._clock() + max(lifetime - margin, 1.0)
 
     async def headers(self) -> dict[str, str]:
         token = await self._token_value()

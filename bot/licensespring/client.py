@@ -33,6 +33,7 @@ from bot.licensespring.models import (
 from bot.licensespring.ratelimit import RateLimiter
 
 CUSTOMER_LICENSE_USERS_PATH = "/api/v4/customer_license_users"
+_PARSE_OFF_LOOP_BYTES = 256 * 1024
 OAUTH_REFRESH_CODES = frozenset({"oauth_token_expired", "oauth_token_malformed"})
 
 log = structlog.get_logger("licensespring")
@@ -268,7 +269,10 @@ class LicenseApiClient:
         )
         if response.status_code == 200:
             try:
-                return parse_customer_license_users(body)
+                if len(body) < _PARSE_OFF_LOOP_BYTES:
+                    return parse_customer_license_users(body)
+                # Big answers take 10-200 ms to parse: let the event loop keep acking meanwhile.
+                return await asyncio.to_thread(parse_customer_license_users, body)
             except MalformedBody as exc:
                 raise LicenseApiError(200, UNEXPECTED_RESPONSE, str(exc)) from None
         error = _error_from_response(response, body)

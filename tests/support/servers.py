@@ -24,7 +24,13 @@ def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 until the block exits; yields the base URL."""
     port = port or free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

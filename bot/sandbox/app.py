@@ -1,0 +1,535 @@
+"""The sandbox License API: a real HTTP server with the real service's checks and error codes.
+
+Like stripe-mock for Stripe: demo mode, tests and benchmarks talk to it over loopback. It
+checks the HMAC signature and OAuth tokens as LicenseSpring does, answers from seeded data,
+counts what it served and can be told to misbehave (latency, errors, malformed answers,
+dropped connections) through `SandboxState` or the `/_sandbox/` control endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, QueryParams
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from bot.licensespring.auth import sign
+from bot.sandbox import seed
+from bot.sandbox.faults import Fault, failure_response
+from bot.sandbox.seed import Body
+
+LOOKUP_PATH = "/api/v4/customer_license_users"
+OAUTH_PATH = "/oauth/token"
+CONTROL_PREFIX = "/_sandbox/"
+MAX_DATE_SKEW_S = 15 * 60
+DEFAULT_TOKEN_TTL_S = 480
+
+_AUTHORIZATION_FORMAT = re.compile(r'\s*\w+\s*=\s*"[^"]*"\s*(?:,\s*\w+\s*=\s*"[^"]*"\s*)*')
+_AUTHORIZATION_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_HMAC_PARAMS = ("algorithm", "headers", "signature", "apikey")
+
+
+class ApiRejection(Exception):
+    """A request the real service would refuse, with its documented error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code} ({status}): {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def response(self) -> JSONResponse:
+        body = {"status": self.status, "code": self.code, "message": self.message}
+        return JSONResponse(body, status_code=self.status)
+
+
+def _encode(body: Body) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class SandboxState:
+    """The sandbox's data, faults, counters and OAuth tokens.
+
+    Tests drive it from another thread than the server's event loop, so every change that
+    spans more than one attribute happens under a lock (never held across an await).
+    """
+
+    def __init__(
+        self,
+        customers: dict[str, dict[str, Body]] | None = None,
+        *,
+        lazy_customers: dict[str, dict[str, Callable[[], Body]]] | None = None,
+        key_products: frozenset[str] = seed.KEY_PRODUCTS,
+    ) -> None:
+        if customers is None:
+            customers = seed.seed_customers()
+            lazy_customers = seed.lazy_customers() if lazy_customers is None else lazy_customers
+        self._customers = customers
+        self._lazy = lazy_customers or {}
+        for product in self._lazy:
+            self._customers.setdefault(product, {})
+        self.key_products = key_products
+        self.api_key = seed.SANDBOX_API_KEY
+        self.shared_key = seed.SANDBOX_SHARED_KEY
+        self.client_id = seed.SANDBOX_CLIENT_ID
+        self.client_secret = seed.SANDBOX_CLIENT_SECRET
+        self.token_ttl = DEFAULT_TOKEN_TTL_S
+        self.base_latency_ms = 0
+        self.tokens: dict[str, float] = {}
+        self._encoded: dict[tuple[str, str], bytes] = {}
+        self._fault: Fault | None = None
+        self._fault_failures_left: int | None = None
+        self._lock = threading.Lock()
+        self.reset_counters()
+
+    # --- data -------------------------------------------------------------------------
+
+    def set_users(
+        self,
+        product: str,
+        email: str,
+        users: list[dict[str, Any]],
+        customer: dict[str, Any] | None = None,
+    ) -> None:
+        """Create or replace a customer's answer; without `customer`, keep the current one."""
+        key = email.lower()
+        with self._lock:
+            customers = self._customers.setdefault(product, {})
+            if customer is None:
+                current = customers.get(key)
+                customer = current["customer"] if current else seed.customer_record(email)
+            customers[key] = copy.deepcopy({"customer": customer, "users": users})
+            self._lazy.get(product, {}).pop(key, None)
+            self._encoded.pop((product, key), None)
+
+    def body(self, product: str, email: str) -> Body | None:
+        """The stored answer for a customer (building a lazy one), or None."""
+        key = email.lower()
+        with self._lock:
+            return self._body_locked(product, key)
+
+    def _body_locked(self, product: str, key: str) -> Body | None:
+        customers = self._customers.get(product, {})
+        if key not in customers:
+            build = self._lazy.get(product, {}).pop(key, None)
+            if build is None:
+                return None
+            customers[key] = build()
+        return customers[key]
+
+    def answer(self, product: str, email: str) -> bytes:
+        """The encoded answer body, after the real service's product and customer checks."""
+        if product not in self._customers and product not in self.key_products:
+            raise ApiRejection(400, "unknown_product", "Provided product was not found")
+        if product in self.key_products:
+            raise ApiRejection(
+                400,
+                "invalid_product_auth_method",
+                f"Product authorization method is invalid: {product}",
+            )
+        key = email.lower()
+        with self._lock:
+            self.lookups += 1
+            self.lookups_by_customer[(product, key)] += 1
+            encoded = self._encoded.get((product, key))
+            if encoded is None:
+                body = self._body_locked(product, key)
+                if body is None:
+                    raise ApiRejection(
+                        400, "customer_does_not_exist", "Customer with this email does not exist"
+                    )
+                encoded = self._encoded[(product, key)] = _encode(body)
+        return encoded
+
+    # --- faults -----------------------------------------------------------------------
+
+    @property
+    def fault(self) -> Fault | None:
+        return self._fault
+
+    def set_fault(self, fault: Fault | None = None, **fields: Any) -> Fault:
+        """Replace the active fault: pass a Fault, or its fields (see `Fault`)."""
+        new_fault = fault if fault is not None else Fault(**fields)
+        with self._lock:
+            self._fault = new_fault
+            self._fault_failures_left = new_fault.times
+        return new_fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._fault = None
+            self._fault_failures_left = None
+
+    def latency_s(self, customer: str) -> float:
+        fault = self._fault
+        extra = fault.latency_ms if fault is not None and fault.matches(customer) else 0
+        return (self.base_latency_ms + extra) / 1000
+
+    def take_failure(self, customer: str) -> Fault | None:
+        """The fault this request must fail with, using up one of its `times`; else None."""
+        with self._lock:
+            fault = self._fault
+            if fault is None or not fault.fails or not fault.matches(customer):
+                return None
+            if self._fault_failures_left is not None:
+                if self._fault_failures_left <= 0:
+                    return None
+                self._fault_failures_left -= 1
+            self.faulted += 1
+            return fault
+
+    # --- OAuth ------------------------------------------------------------------------
+
+    def issue_token(self) -> str:
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self.tokens[token] = time.monotonic() + self.token_ttl
+            self.tokens_issued += 1
+        return token
+
+    def token_expired(self, token: str) -> bool | None:
+        """True or False for a token this sandbox issued, None for an unknown one."""
+        expires_at = self.tokens.get(token)
+        return None if expires_at is None else time.monotonic() >= expires_at
+
+    def expire_tokens(self) -> int:
+        with self._lock:
+            for token in self.tokens:
+                self.tokens[token] = float("-inf")
+            return len(self.tokens)
+
+    # --- counters ---------------------------------------------------------------------
+
+    def count_request(self, path: str) -> None:
+        with self._lock:
+            self.requests[path] += 1
+
+    def count_token_request(self) -> None:
+        with self._lock:
+            self.token_requests += 1
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.requests: Counter[str] = Counter()
+            self.lookups = 0
+            self.lookups_by_customer: Counter[tuple[str, str]] = Counter()
+            self.token_requests = 0
+            self.tokens_issued = 0
+            self.faulted = 0
+
+    def reset(self) -> None:
+        """Counters and faults back to the start (data and tokens stay)."""
+        self.reset_counters()
+        self.clear_faults()
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            by_customer: dict[str, dict[str, int]] = {}
+            for (product, email), count in self.lookups_by_customer.items():
+                by_customer.setdefault(product, {})[email] = count
+            fault = self._fault
+            return {
+                "requests": dict(self.requests),
+                "requests_total": self.requests.total(),
+                "lookups": self.lookups,
+                "lookups_by_customer": by_customer,
+                "token_requests": self.token_requests,
+                "tokens_issued": self.tokens_issued,
+                "faulted": self.faulted,
+                "fault": fault.to_json() if fault is not None else None,
+                "fault_failures_left": self._fault_failures_left,
+                "base_latency_ms": self.base_latency_ms,
+            }
+
+
+# --- request checks -------------------------------------------------------------------
+
+
+def _require_fresh_date(date: str) -> None:
+    try:
+        sent = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        sent = None
+    if sent is not None and sent.tzinfo is None:
+        sent = sent.replace(tzinfo=UTC)
+    if sent is None or abs(sent.timestamp() - time.time()) > MAX_DATE_SKEW_S:
+        raise ApiRejection(400, "date_header_diff", "Date header is too far from server time")
+
+
+def _check_bearer(state: SandboxState, token: str) -> None:
+    expired = state.token_expired(token)
+    if expired is None:
+        raise ApiRejection(401, "oauth_token_malformed", "OAuth token is malformed")
+    if expired:
+        raise ApiRejection(401, "oauth_token_expired", "OAuth token has expired")
+
+
+def _hmac_params(authorization: str) -> dict[str, str]:
+    if not _AUTHORIZATION_FORMAT.fullmatch(authorization):
+        raise ApiRejection(
+            400, "authorization_invalid_headers", "Authorization header is not valid"
+        )
+    params = {name.lower(): value for name, value in _AUTHORIZATION_PARAM.findall(authorization)}
+    if any(not params.get(name) for name in _HMAC_PARAMS):
+        raise ApiRejection(
+            400, "authorization_missing_params", "Authorization header is missing parameters"
+        )
+    if params["algorithm"].lower() != "hmac-sha256" or params["headers"].lower() != "date":
+        raise ApiRejection(
+            400, "authorization_invalid_headers", "Authorization header is not valid"
+        )
+    return params
+
+
+def _authorize(state: SandboxState, headers: Headers) -> None:
+    """The real service's authorization checks, in its order."""
+    date = headers.get("date")
+    authorization = headers.get("authorization")
+    if not date or not authorization:
+        raise ApiRejection(400, "missing_headers", "Some headers are missing")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        _check_bearer(state, token.strip())
+        _require_fresh_date(date)
+        return
+    params = _hmac_params(authorization)
+    if not hmac.compare_digest(params["apikey"], state.api_key):
+        raise ApiRejection(400, "invalid_api_key", "Provided API key is not valid")
+    _require_fresh_date(date)
+    expected = sign(state.shared_key, date)
+    if not hmac.compare_digest(params["signature"].encode(), expected.encode()):
+        raise ApiRejection(401, "signature_mismatch", "Signature does not match")
+
+
+def _lookup_params(query: QueryParams) -> tuple[str, str]:
+    product = query.get("product", "").strip()
+    customer = query.get("customer", "").strip()
+    if not product or not customer:
+        raise ApiRejection(
+            400, "missing_parameters", "Parameters product and customer are required"
+        )
+    return product, customer
+
+
+# --- endpoints ------------------------------------------------------------------------
+
+
+def _sandbox(request: Request) -> SandboxState:
+    state: SandboxState = request.app.state.sandbox
+    return state
+
+
+async def customer_license_users(request: Request) -> Response:
+    state = _sandbox(request)
+    customer = request.query_params.get("customer", "")
+    delay = state.latency_s(customer)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    fault = state.take_failure(customer)
+    if fault is not None:
+        return failure_response(fault)
+    try:
+        _authorize(state, request.headers)
+        product, email = _lookup_params(request.query_params)
+        body = state.answer(product, email)
+    except ApiRejection as rejection:
+        return rejection.response()
+    return Response(body, media_type="application/json")
+
+
+async def oauth_token(request: Request) -> Response:
+    state = _sandbox(request)
+    state.count_token_request()
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+
+    def field(name: str) -> str:
+        return form.get(name, [""])[0]
+
+    if field("grant_type") != "client_credentials":
+        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+    client_ok = hmac.compare_digest(field("client_id").encode(), state.client_id.encode())
+    secret_ok = hmac.compare_digest(field("client_secret").encode(), state.client_secret.encode())
+    if not (client_ok and secret_ok):
+        return JSONResponse({"error": "invalid_client"}, status_code=401)
+    return JSONResponse(
+        {"access_token": state.issue_token(), "expires_in": state.token_ttl, "token_type": "Bearer"}
+    )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def control_stats(request: Request) -> Response:
+    return JSONResponse(_sandbox(request).stats())
+
+
+async def _json_body(request: Request) -> object:
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise ApiRejection(400, "validation_error", "the body is not JSON") from exc
+
+
+async def control_set_fault(request: Request) -> Response:
+    try:
+        fault = Fault.from_json(await _json_body(request))
+    except ApiRejection as rejection:
+        return rejection.response()
+    except (ValueError, TypeError) as exc:
+        return ApiRejection(400, "validation_error", str(exc)).response()
+    _sandbox(request).set_fault(fault)
+    return JSONResponse({"fault": fault.to_json()})
+
+
+async def control_clear_faults(request: Request) -> Response:
+    _sandbox(request).clear_faults()
+    return JSONResponse({"fault": None})
+
+
+async def control_reset(request: Request) -> Response:
+    _sandbox(request).reset()
+    return JSONResponse({"reset": True})
+
+
+async def control_expire_tokens(request: Request) -> Response:
+    return JSONResponse({"expired": _sandbox(request).expire_tokens()})
+
+
+async def control_put_customer(request: Request) -> Response:
+    product = request.path_params["product"]
+    email = request.path_params["email"]
+    try:
+        payload = await _json_body(request)
+        users, customer = _customer_payload(payload)
+    except ApiRejection as rejection:
+        return rejection.response()
+    _sandbox(request).set_users(product, email, users, customer)
+    return JSONResponse({"product": product, "email": email.lower(), "users": len(users)})
+
+
+def _customer_payload(payload: object) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    if not isinstance(payload, Mapping):
+        raise ApiRejection(400, "validation_error", "expected a JSON object")
+    users = payload.get("users")
+    customer = payload.get("customer")
+    if not isinstance(users, list) or not all(isinstance(user, dict) for user in users):
+        raise ApiRejection(400, "validation_error", "users must be a list of objects")
+    if customer is not None and not isinstance(customer, dict):
+        raise ApiRejection(400, "validation_error", "customer must be an object")
+    return users, customer
+
+
+class _CountRequests:
+    """Counts every request per path, faulted ones included; control hooks are not counted."""
+
+    def __init__(self, app: ASGIApp, state: SandboxState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+            self.state.count_request(scope["path"])
+        await self.app(scope, receive, send)
+
+
+def create_sandbox_app(
+    state: SandboxState | None = None,
+    *,
+    token_ttl: int = DEFAULT_TOKEN_TTL_S,
+    latency_ms: int = 0,
+) -> Starlette:
+    """The sandbox as an ASGI app; its state is `app.state.sandbox`.
+
+    `latency_ms` delays every lookup for the app's life; faults and resets do not clear it.
+    """
+    state = state if state is not None else SandboxState()
+    state.token_ttl = token_ttl
+    state.base_latency_ms = latency_ms
+    routes = [
+        Route(LOOKUP_PATH, customer_license_users, methods=["GET"]),
+        Route(OAUTH_PATH, oauth_token, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/_sandbox/stats", control_stats, methods=["GET"]),
+        Route("/_sandbox/faults", control_set_fault, methods=["POST"]),
+        Route("/_sandbox/faults", control_clear_faults, methods=["DELETE"]),
+        Route("/_sandbox/reset", control_reset, methods=["POST"]),
+        Route("/_sandbox/oauth/expire", control_expire_tokens, methods=["POST"]),
+        Route("/_sandbox/customers/{product}/{email}", control_put_customer, methods=["PUT"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(_CountRequests, state=state)])
+    app.state.sandbox = state
+    return app
+
+
+_SAMPLE_CUSTOMERS = (
+    (seed.TYPICAL, "8 users, a typical mix (also in acme-cli)"),
+    (seed.AT_LIMIT, "users at their activation limit"),
+    (seed.INITIAL_PASSWORD, "users who never changed the initial password"),
+    (seed.EMPTY, "a customer with no users"),
+    (seed.MISCHIEF, "Slack control sequences in names"),
+    (seed.BIG, f"{seed.BIG_USER_COUNT:,} users"),
+    (seed.HUGE, f"{seed.HUGE_USER_COUNT:,} users, built on first request"),
+)
+
+
+def startup_banner(url: str) -> str:
+    """What `run_sandbox` prints: where it listens and the demo credentials (none secret)."""
+    lines = [
+        f"LicenseSpring sandbox listening on {url}",
+        "",
+        "Demo settings (paste into .env):",
+        f"LICENSESPRING_API_URL={url}",
+        f"LICENSESPRING_API_KEY={seed.SANDBOX_API_KEY}",
+        f"LICENSESPRING_SHARED_KEY={seed.SANDBOX_SHARED_KEY}",
+        f"LICENSESPRING_CLIENT_ID={seed.SANDBOX_CLIENT_ID}",
+        f"LICENSESPRING_CLIENT_SECRET={seed.SANDBOX_CLIENT_SECRET}",
+        f"LICENSESPRING_OAUTH_URL={url}{OAUTH_PATH}",
+        "",
+        f"Products: {', '.join(seed.USER_PRODUCTS)} (user-based), {seed.KEY_PRODUCT} (key-based)",
+        "Sample customers of acme-desktop:",
+        *(f"  {email:<28} {description}" for email, description in _SAMPLE_CUSTOMERS),
+    ]
+    return "\n".join(lines)
+
+
+def _display_host(host: str) -> str:
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - only mapping a wildcard to a reachable name
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def run_sandbox(host: str, port: int, *, latency_ms: int = 0) -> None:
+    """Serve the sandbox until SIGINT/SIGTERM; port 0 picks a free port (the banner shows it)."""
+    app = create_sandbox_app(latency_ms=latency_ms)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
+    sock = config.bind_socket()
+    # Listen before printing the URL: a client that reads it and connects at once waits in
+    # the backlog instead of being refused while uvicorn starts.
+    sock.listen(config.backlog)
+    bound_port = int(sock.getsockname()[1])
+    print(startup_banner(f"http://{_display_host(host)}:{bound_port}"), flush=True)
+    # After a graceful shutdown uvicorn raises the caught signal again: SIGINT arrives here
+    # as KeyboardInterrupt (a normal return), SIGTERM ends the process as the signal would.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])

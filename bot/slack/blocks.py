@@ -1,0 +1,664 @@
+"""Pure Block Kit rendering of summaries, multi-product overviews and notices. No I/O.
+
+Every string that did not come from the bot (API data, the product and e-mail typed by the
+user) passes through `escape_within` before it enters any text object, so it is escaped,
+single-line and bounded. Bounds are measured with `text_cost`, which covers characters,
+UTF-16 units and JSON size at once; that is what makes the worst-case page size provable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.licensespring.models import Customer, LicenseUser
+from bot.slack.mrkdwn import escape_within, text_cost, truncate
+from bot.summary import Concern, Summary, concern_of
+
+Block = dict[str, Any]
+
+# Slack's limits (see /work/shared/reference/slack-facts.md).
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT_CHARS = 3_000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT_CHARS = 2_000
+MAX_HEADER_TEXT_CHARS = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTIONS_ELEMENTS = 25
+MAX_BUTTON_TEXT_CHARS = 75
+MAX_BUTTON_VALUE_CHARS = 2_000
+MAX_BUTTON_URL_CHARS = 3_000
+MAX_ID_CHARS = 255
+MAX_FALLBACK_TEXT_CHARS = 3_000
+# Messages were refused near 13k characters of blocks, below the documented limits.
+MAX_BLOCK_JSON_CHARS = 12_000
+
+PAGE_SIZE = 20
+"""Users per page. A full page of worst-case users stays inside MAX_BLOCK_JSON_CHARS."""
+
+BUTTON_VALUE_BUDGET = 400
+"""Buttons are left out when a value's `text_cost` would exceed this (an absurdly long product
+or e-mail); it bounds the actions block's share of the JSON budget."""
+
+SUMMARY_ACTIONS_BLOCK_ID = "summary_actions"
+ACTION_PAGE_PREV = "page_prev"
+ACTION_PAGE_NEXT = "page_next"
+ACTION_SHARE = "share_summary"
+ACTION_ESCALATE = "escalate"
+ACTION_SHOW_USERS_PREFIX = "show_users_"
+
+MISSING = "—"
+_EN_DASH = "\u2013"
+
+# Bounds, in `text_cost` units, of each piece of outside text after escaping.
+_TITLE_PART_COST = 70
+_EMAIL_COST = 80
+_COMPANY_COST = 80
+_PRODUCT_COST = 40
+_USER_EMAIL_COST = 80
+_USER_NAME_COST = 60
+_ORDER_STORE_ID_COST = 30
+_ID_CHARS = 12
+_NUMBER_CHARS = 13
+_ERROR_SENTENCE_CHARS = 500
+_NOTICE_REFERENCE_COST = 64
+
+_SUMMARY_BAR_WIDTH = 10
+_USER_BAR_WIDTH = 5
+_BAR_FULL = "▰"
+_BAR_EMPTY = "▱"
+
+_MARKERS = {
+    Concern.AT_LIMIT: ":no_entry:",
+    Concern.INITIAL_PASSWORD: ":warning:",
+    Concern.ACTIVE: ":large_green_circle:",
+    Concern.INACTIVE: ":white_circle:",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A Slack message: `text` is the notification and screen-reader fallback."""
+
+    text: str
+    blocks: list[Block]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryButtons:
+    share: bool = True
+    escalate: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+# Button values
+
+
+def button_value(product: str, email: str, page: int) -> str:
+    """Compact JSON `["product","email",page]`; `<`, `>`, `&` are written as \\u escapes.
+
+    Raises ValueError for an empty product or e-mail, a negative page, or a value longer than
+    Slack allows.
+    """
+    if not product or not email:
+        raise ValueError("a button value needs a product and an e-mail")
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise ValueError("a button value needs a page number >= 0")
+    encoded = json.dumps([product, email, page], ensure_ascii=False, separators=(",", ":"))
+    value = encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if len(value) > MAX_BUTTON_VALUE_CHARS:
+        raise ValueError("the button value is too long")
+    return value
+
+
+def parse_button_value(value: str) -> tuple[str, str, int]:
+    """(product, email, page) from `button_value`; ValueError on anything malformed."""
+    if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE_CHARS:
+        raise ValueError("not a button value")
+    try:
+        decoded = json.loads(value)
+    except RecursionError as exc:
+        raise ValueError("not a button value") from exc
+    if not isinstance(decoded, list) or len(decoded) != 3:
+        raise ValueError("not a button value")
+    product, email, page = decoded
+    if not isinstance(product, str) or not isinstance(email, str) or not product or not email:
+        raise ValueError("a button value needs a product and an e-mail")
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise ValueError("a button value needs a page number >= 0")
+    return product, email, page
+
+
+def _affordable_button_value(product: str, email: str, page: int) -> str | None:
+    try:
+        value = button_value(product, email, page)
+    except ValueError:
+        return None
+    return value if text_cost(value) <= BUTTON_VALUE_BUDGET else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Block Kit building blocks
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": _plain(truncate(text, MAX_HEADER_TEXT_CHARS))}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(truncate(text, MAX_SECTION_TEXT_CHARS))}
+
+
+def _fields_section(fields: Sequence[str]) -> Block:
+    return {
+        "type": "section",
+        "fields": [_mrkdwn(truncate(field, MAX_FIELD_TEXT_CHARS)) for field in fields],
+    }
+
+
+def _context(*texts: str) -> Block:
+    return {"type": "context", "elements": [_mrkdwn(text) for text in texts]}
+
+
+def _divider() -> Block:
+    return {"type": "divider"}
+
+
+def _button(text: str, action_id: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": _plain(truncate(text, MAX_BUTTON_TEXT_CHARS)),
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Small text pieces
+
+
+def _number(value: int) -> str:
+    return truncate(f"{value:,}", _NUMBER_CHARS)
+
+
+def _identifier(value: int | None) -> str:
+    return MISSING if value is None else truncate(str(value), _ID_CHARS)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{_number(count)} {word if count == 1 else word + 's'}"
+
+
+def _bar(used: int, maximum: int, width: int) -> str:
+    """A text bar of `width` cells; `maximum` must be positive."""
+    filled = (used * 2 * width + maximum) // (2 * maximum)
+    if used > 0:
+        filled = max(filled, 1)
+    filled = min(max(filled, 0), width)
+    return _BAR_FULL * filled + _BAR_EMPTY * (width - filled)
+
+
+def _percent(used: int, maximum: int) -> int:
+    return (used * 200 + maximum) // (2 * maximum)
+
+
+def _customer_title(customer: Customer, lookup_email: str) -> str:
+    """Escaped: "Name · Company", the name or company alone, else the e-mail."""
+    name = escape_within(customer.name, _TITLE_PART_COST)
+    company = escape_within(customer.company_name, _TITLE_PART_COST)
+    if name and company and name.casefold() != company.casefold():
+        return f"{name} · {company}"
+    return name or company or _customer_email(customer, lookup_email) or "Unknown customer"
+
+
+def _customer_email(customer: Customer, lookup_email: str) -> str:
+    """Escaped: the customer's e-mail, else the one looked up."""
+    return escape_within(customer.email, _EMAIL_COST) or escape_within(lookup_email, _EMAIL_COST)
+
+
+def _product(summary_product: str) -> str:
+    return escape_within(summary_product, _PRODUCT_COST) or MISSING
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary
+
+
+def page_count(summary: Summary) -> int:
+    """Pages of PAGE_SIZE users; at least 1."""
+    return max(1, -(-len(summary.users) // PAGE_SIZE))
+
+
+def render_summary(
+    summary: Summary,
+    *,
+    lookup_email: str,
+    page: int = 0,
+    include_users: bool = True,
+    buttons: SummaryButtons | None = None,
+) -> Message:
+    """The summary of one customer's license users in one product.
+
+    `page` is clamped to the existing pages (a stale button never fails). Previous/Next are
+    shown only with the user list. Button values carry `lookup_email`; Previous/Next carry the
+    page they lead to, Share/Escalate the page shown.
+    """
+    pages = page_count(summary)
+    page = min(max(page, 0), pages - 1)
+    show_users = include_users and bool(summary.users)
+    blocks = [
+        _header(_customer_title(summary.customer, lookup_email)),
+        _identity_context(summary, lookup_email),
+        _overview_block(summary),
+    ]
+    if show_users:
+        blocks.append(_divider())
+        blocks.extend(_user_sections(_page_users(summary, page)))
+        blocks.append(_context(_page_caption(summary, page, pages)))
+    actions = _summary_actions(
+        summary,
+        lookup_email=lookup_email,
+        page=page,
+        pages=pages,
+        navigate=show_users,
+        buttons=buttons or SummaryButtons(),
+    )
+    if actions is not None:
+        blocks.append(actions)
+    return Message(text=_summary_fallback(summary, lookup_email), blocks=blocks)
+
+
+def _identity_context(summary: Summary, lookup_email: str) -> Block:
+    elements = [_customer_email(summary.customer, lookup_email) or MISSING]
+    company = escape_within(summary.customer.company_name, _COMPANY_COST)
+    if company:
+        elements.append(f"Company: {company}")
+    elements.append(f"Product: *{_product(summary.product)}*")
+    return _context(*elements)
+
+
+def _overview_block(summary: Summary) -> Block:
+    if summary.total == 0:
+        return _section(f"No license users for this customer in *{_product(summary.product)}*.")
+    at_limit = len(summary.at_limit)
+    on_initial_password = len(summary.on_initial_password)
+    return _fields_section(
+        [
+            f"*Users*\n{_number(summary.total)}",
+            f"*Active*\n{_number(summary.active)}",
+            f"*Inactive*\n{_number(summary.inactive)}",
+            f"*Activations*\n{_activations_overview(summary)}",
+            f"*At activation limit*\n{_flagged(at_limit, Concern.AT_LIMIT)}",
+            f"*On initial password*\n{_flagged(on_initial_password, Concern.INITIAL_PASSWORD)}",
+        ]
+    )
+
+
+def _flagged(count: int, concern: Concern) -> str:
+    return f"{_MARKERS[concern]} {_number(count)}" if count else "0"
+
+
+def _activations_overview(summary: Summary) -> str:
+    used, maximum = summary.activations_used, summary.activations_max
+    if summary.active == 0:
+        return f"{MISSING} (no active users)"
+    if maximum <= 0:
+        return f"{_number(used)} used, maximum unknown"
+    lines = [
+        f"{_number(used)} / {_number(maximum)} ({_number(_percent(used, maximum))}%)",
+        _bar(used, maximum, _SUMMARY_BAR_WIDTH),
+    ]
+    if summary.users_without_max:
+        lines.append(f"{_plural(summary.users_without_max, 'active user')} without a maximum")
+    return "\n".join(lines)
+
+
+def _page_users(summary: Summary, page: int) -> tuple[LicenseUser, ...]:
+    start = page * PAGE_SIZE
+    return summary.users[start : start + PAGE_SIZE]
+
+
+def _user_sections(users: Sequence[LicenseUser]) -> Iterator[Block]:
+    """Users' lines packed into as few sections as the section text limit allows."""
+    lines: list[str] = []
+    cost = 0
+    for user in users:
+        line = _user_line(user)
+        line_cost = text_cost(line)
+        if lines and cost + 1 + line_cost > MAX_SECTION_TEXT_CHARS:
+            yield _section("\n".join(lines))
+            lines, cost = [], 0
+        cost += line_cost + (1 if lines else 0)
+        lines.append(line)
+    if lines:
+        yield _section("\n".join(lines))
+
+
+def _user_line(user: LicenseUser) -> str:
+    email = escape_within(user.email, _USER_EMAIL_COST) or MISSING
+    name = escape_within(user.name, _USER_NAME_COST) or MISSING
+    return " · ".join(
+        [
+            f"{_MARKERS[concern_of(user)]} {email}",
+            name,
+            _user_status(user),
+            _user_activations(user),
+            f"license {_identifier(user.license_id)}",
+            f"order {_order(user)}",
+        ]
+    )
+
+
+def _user_status(user: LicenseUser) -> str:
+    if not user.is_active:
+        return "inactive"
+    if user.at_activation_limit and user.is_initial_password:
+        return "at limit, initial password"
+    if user.at_activation_limit:
+        return "at activation limit"
+    if user.is_initial_password:
+        return "initial password"
+    return "active"
+
+
+def _user_activations(user: LicenseUser) -> str:
+    used, maximum = user.total_activations, user.max_activations
+    if used is None and maximum is None:
+        return f"activations {MISSING}"
+    used_text = MISSING if used is None else _number(used)
+    maximum_text = MISSING if maximum is None else _number(maximum)
+    text = f"activations {used_text}/{maximum_text}"
+    if used is not None and maximum is not None and maximum > 0:
+        text += " " + _bar(used, maximum, _USER_BAR_WIDTH)
+    return text
+
+
+def _order(user: LicenseUser) -> str:
+    store_id = escape_within(user.order_store_id, _ORDER_STORE_ID_COST)
+    if user.order_id is not None and store_id:
+        return f"{_identifier(user.order_id)} ({store_id})"
+    if user.order_id is not None:
+        return _identifier(user.order_id)
+    return store_id or MISSING
+
+
+def _page_caption(summary: Summary, page: int, pages: int) -> str:
+    total = len(summary.users)
+    first = page * PAGE_SIZE + 1
+    last = min(total, first + PAGE_SIZE - 1)
+    caption = f"Users {first:,}{_EN_DASH}{last:,} of {total:,}"
+    if pages > 1:
+        caption += f" · page {page + 1:,} of {pages:,}"
+    return caption
+
+
+def _summary_actions(
+    summary: Summary,
+    *,
+    lookup_email: str,
+    page: int,
+    pages: int,
+    navigate: bool,
+    buttons: SummaryButtons,
+) -> Block | None:
+    wanted: list[tuple[str, str, int]] = []
+    if navigate and page > 0:
+        wanted.append(("Previous", ACTION_PAGE_PREV, page - 1))
+    if navigate and page + 1 < pages:
+        wanted.append(("Next", ACTION_PAGE_NEXT, page + 1))
+    if buttons.share:
+        wanted.append(("Share in channel", ACTION_SHARE, page))
+    if buttons.escalate:
+        wanted.append(("Escalate", ACTION_ESCALATE, page))
+    elements: list[dict[str, Any]] = []
+    for text, action_id, target_page in wanted:
+        value = _affordable_button_value(summary.product, lookup_email, target_page)
+        if value is None:
+            return None
+        elements.append(_button(text, action_id, value))
+    if not elements:
+        return None
+    return {"type": "actions", "block_id": SUMMARY_ACTIONS_BLOCK_ID, "elements": elements}
+
+
+def _counts_sentence(summary: Summary) -> str:
+    """ "8 users, 6 active, 12/20 activations, 1 at limit, 1 on initial password"."""
+    if summary.total == 0:
+        return "no license users"
+    parts = [
+        _plural(summary.total, "user"),
+        f"{_number(summary.active)} active",
+        _activations_sentence(summary),
+        f"{_number(len(summary.at_limit))} at limit",
+        f"{_number(len(summary.on_initial_password))} on initial password",
+    ]
+    return ", ".join(parts)
+
+
+def _activations_sentence(summary: Summary) -> str:
+    used, maximum = summary.activations_used, summary.activations_max
+    if maximum <= 0:
+        return f"{_plural(used, 'activation')} (maximum unknown)"
+    return f"{_number(used)}/{_number(maximum)} activations ({_number(_percent(used, maximum))}%)"
+
+
+def _summary_fallback(summary: Summary, lookup_email: str) -> str:
+    title = _customer_title(summary.customer, lookup_email)
+    email = _customer_email(summary.customer, lookup_email)
+    who = title if not email or email == title else f"{title} ({email})"
+    text = f"{who}, {_product(summary.product)}: {_counts_sentence(summary)}"
+    return truncate(text, MAX_FALLBACK_TEXT_CHARS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several products
+
+
+_MORE_PRODUCTS_RESERVE = 200
+_FALLBACK_PRODUCTS_CHARS = 1_000
+
+
+def render_multi_product(
+    lookup_email: str, results: Sequence[tuple[str, Summary | str]]
+) -> Message:
+    """One message for several products' lookups of one e-mail.
+
+    A `str` result is an error sentence written by the bot (mrkdwn allowed, not escaped). Each
+    successful product gets a "Show users (<product>)" button (action_id `show_users_<index>`,
+    index into `results`). Products that do not fit are counted as "and N more".
+    """
+    email = escape_within(lookup_email, _EMAIL_COST) or MISSING
+    blocks: list[Block] = [_header(f"License users for {email}")]
+    if not results:
+        blocks.append(_section("No products to look up."))
+    size = block_json_size(blocks)
+    shown = 0
+    for index, (product, outcome) in enumerate(results):
+        block = _product_section(index, product, outcome, lookup_email)
+        block_size = block_json_size([block]) - 1  # minus the list brackets, plus a comma
+        fits_size = size + block_size + _MORE_PRODUCTS_RESERVE <= MAX_BLOCK_JSON_CHARS
+        if not fits_size or len(blocks) + 2 > MAX_BLOCKS:
+            break
+        blocks.append(block)
+        size += block_size
+        shown += 1
+    hidden = len(results) - shown
+    if hidden:
+        blocks.append(_context(f"…and {_plural(hidden, 'more product')} not shown."))
+    return Message(text=_multi_product_fallback(email, results), blocks=blocks)
+
+
+def _product_section(index: int, product: str, outcome: Summary | str, lookup_email: str) -> Block:
+    name = _product(product)
+    if isinstance(outcome, str):
+        sentence = truncate(outcome.strip(), _ERROR_SENTENCE_CHARS) or "The lookup failed."
+        return _section(f"*{name}*\n{sentence}")
+    title = _customer_title(outcome.customer, lookup_email)
+    counts = _counts_sentence(outcome)
+    block = _section(f"*{name}* · {title}\n{counts[:1].upper()}{counts[1:]}")
+    value = _affordable_button_value(product, lookup_email, 0)
+    if value is not None:
+        block["accessory"] = _button(
+            f"Show users ({name})", f"{ACTION_SHOW_USERS_PREFIX}{index}", value
+        )
+    return block
+
+
+def _multi_product_fallback(email: str, results: Sequence[tuple[str, Summary | str]]) -> str:
+    parts: list[str] = []
+    length = 0
+    for product, outcome in results:
+        detail = outcome if isinstance(outcome, str) else _counts_sentence(outcome)
+        part = f"{_product(product)}: {truncate(detail, 200)}"
+        parts.append(part)
+        length += len(part) + 2
+        if length > _FALLBACK_PRODUCTS_CHARS:
+            break
+    hidden = len(results) - len(parts)
+    text = f"License users for {email}: " + ("; ".join(parts) or "no products")
+    if hidden:
+        text += f"; and {_plural(hidden, 'more product')}"
+    return truncate(text, MAX_FALLBACK_TEXT_CHARS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notices
+
+
+def render_notice(text: str, *, reference: str | None = None) -> Message:
+    """A one-section message for errors and usage; `text` is the bot's own mrkdwn."""
+    body = text.strip() or "Something went wrong."
+    blocks = [_section(body)]
+    if reference:
+        blocks.append(_context(f"Reference: `{escape_within(reference, _NOTICE_REFERENCE_COST)}`"))
+    return Message(text=truncate(body, MAX_FALLBACK_TEXT_CHARS), blocks=blocks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits
+
+
+def block_json_size(blocks: list[Block]) -> int:
+    """Characters of the blocks as compact JSON, as they are sent."""
+    return len(json.dumps(blocks, ensure_ascii=False, separators=(",", ":")))
+
+
+def check_limits(message: Message) -> list[str]:
+    """Every Block Kit limit `message` violates; empty when it can be sent."""
+    problems: list[str] = []
+    if not message.text:
+        problems.append("text fallback is empty")
+    if len(message.text) > MAX_FALLBACK_TEXT_CHARS:
+        problems.append(f"text fallback has {len(message.text)} > {MAX_FALLBACK_TEXT_CHARS} chars")
+    if len(message.blocks) > MAX_BLOCKS:
+        problems.append(f"{len(message.blocks)} blocks > {MAX_BLOCKS}")
+    size = block_json_size(message.blocks)
+    if size > MAX_BLOCK_JSON_CHARS:
+        problems.append(f"block JSON has {size} > {MAX_BLOCK_JSON_CHARS} chars")
+    problems.extend(_duplicate_block_ids(message.blocks))
+    for index, block in enumerate(message.blocks):
+        problems.extend(f"block {index}: {problem}" for problem in _block_problems(block))
+    return problems
+
+
+def _duplicate_block_ids(blocks: list[Block]) -> list[str]:
+    block_ids = [block["block_id"] for block in blocks if "block_id" in block]
+    duplicates = sorted({str(bid) for bid in block_ids if block_ids.count(bid) > 1})
+    return [f"duplicate block_id {bid!r}" for bid in duplicates]
+
+
+def _block_problems(block: Block) -> list[str]:
+    problems = _id_problems("block_id", block.get("block_id"))
+    kind = block.get("type")
+    if kind == "header":
+        problems += _text_problems("header text", block.get("text"), MAX_HEADER_TEXT_CHARS)
+    elif kind == "section":
+        problems += _section_problems(block)
+    elif kind == "context":
+        problems += _context_problems(block)
+    elif kind == "actions":
+        problems += _actions_problems(block)
+    elif kind != "divider":
+        problems.append(f"unknown block type {kind!r}")
+    return problems
+
+
+def _section_problems(block: Block) -> list[str]:
+    problems: list[str] = []
+    fields = block.get("fields")
+    if "text" not in block and not fields:
+        problems.append("section has neither text nor fields")
+    if "text" in block:
+        problems += _text_problems("section text", block["text"], MAX_SECTION_TEXT_CHARS)
+    if fields is not None:
+        if len(fields) > MAX_FIELDS:
+            problems.append(f"{len(fields)} fields > {MAX_FIELDS}")
+        for field in fields:
+            problems += _text_problems("field", field, MAX_FIELD_TEXT_CHARS)
+    if "accessory" in block:
+        problems += _element_problems(block["accessory"])
+    return problems
+
+
+def _context_problems(block: Block) -> list[str]:
+    elements = block.get("elements") or []
+    problems = [] if elements else ["context has no elements"]
+    if len(elements) > MAX_CONTEXT_ELEMENTS:
+        problems.append(f"{len(elements)} context elements > {MAX_CONTEXT_ELEMENTS}")
+    for element in elements:
+        problems += _text_problems("context text", element, MAX_SECTION_TEXT_CHARS)
+    return problems
+
+
+def _actions_problems(block: Block) -> list[str]:
+    elements = block.get("elements") or []
+    problems = [] if elements else ["actions has no elements"]
+    if len(elements) > MAX_ACTIONS_ELEMENTS:
+        problems.append(f"{len(elements)} actions elements > {MAX_ACTIONS_ELEMENTS}")
+    action_ids = [element.get("action_id") for element in elements]
+    if len(set(action_ids)) != len(action_ids):
+        problems.append("duplicate action_id in one actions block")
+    for element in elements:
+        problems += _element_problems(element)
+    return problems
+
+
+def _element_problems(element: dict[str, Any]) -> list[str]:
+    problems = _id_problems("action_id", element.get("action_id"))
+    if element.get("type") != "button":
+        return problems
+    problems += _text_problems("button text", element.get("text"), MAX_BUTTON_TEXT_CHARS)
+    value = element.get("value", "")
+    if len(value) > MAX_BUTTON_VALUE_CHARS:
+        problems.append(f"button value has {len(value)} > {MAX_BUTTON_VALUE_CHARS} chars")
+    url = element.get("url", "")
+    if len(url) > MAX_BUTTON_URL_CHARS:
+        problems.append(f"button url has {len(url)} > {MAX_BUTTON_URL_CHARS} chars")
+    return problems
+
+
+def _text_problems(what: str, text_object: Any, limit: int) -> list[str]:
+    if not isinstance(text_object, dict) or not isinstance(text_object.get("text"), str):
+        return [f"{what} is not a text object"]
+    text = text_object["text"]
+    if not text:
+        return [f"{what} is empty"]
+    if len(text) > limit:
+        return [f"{what} has {len(text)} > {limit} chars"]
+    return []
+
+
+def _id_problems(what: str, identifier: Any) -> list[str]:
+    if identifier is not None and len(str(identifier)) > MAX_ID_CHARS:
+        return [f"{what} has {len(str(identifier))} > {MAX_ID_CHARS} chars"]
+    return []

@@ -1,0 +1,80 @@
+"""The `/license-users` slash command."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.lookup import new_reference
+from bot.slack.blocks import SummaryButtons
+from bot.slack.mrkdwn import escape
+from bot.slack.parsing import (
+    COMMAND,
+    HelpRequest,
+    InvalidRequest,
+    LookupRequest,
+    parse_command,
+    usage,
+)
+from bot.slack.replies import message_for_outcomes
+
+if TYPE_CHECKING:
+    from bot.slack.app import Services
+
+log = structlog.get_logger("slack.commands")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def license_users(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await handle_command(ack, command, respond, services)
+
+    app.command(COMMAND)(license_users)
+
+
+async def handle_command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, services: Services
+) -> None:
+    settings = services.settings
+    products = settings.licensespring_products
+    parsed = parse_command(
+        command.get("text") or "", products=products, default_product=settings.default_product
+    )
+    if isinstance(parsed, HelpRequest):
+        await ack(response_type="ephemeral", text=usage(products, settings.default_product))
+        return
+    if isinstance(parsed, InvalidRequest):
+        await ack(
+            response_type="ephemeral",
+            text=f":x: {parsed.reason}\n{usage(products, settings.default_product)}",
+        )
+        return
+    assert isinstance(parsed, LookupRequest)
+    where = ", ".join(f"`{escape(p)}`" for p in parsed.products)
+    await ack(
+        response_type="ephemeral",
+        text=f":mag: Looking up license users of `{escape(parsed.email)}` in {where}…",
+    )
+    reference = new_reference()
+    structlog.contextvars.bind_contextvars(
+        reference=reference,
+        slack_user=command.get("user_id"),
+        channel=command.get("channel_id"),
+    )
+    outcomes = await services.lookups.lookup(
+        parsed.products, parsed.email, surface="command", reference=reference
+    )
+    message = message_for_outcomes(
+        outcomes,
+        email=parsed.email,
+        known_products=products,
+        reference=reference,
+        buttons=SummaryButtons(share=True),
+    )
+    await respond(
+        text=message.text,
+        blocks=message.blocks,
+        response_type="ephemeral",
+        replace_original=True,
+    )

@@ -1,0 +1,107 @@
+"""Pure: what to tell a Slack user when a lookup fails."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.licensespring.errors import LicenseApiError
+from bot.lookup import LookupOutcome
+from bot.slack.blocks import (
+    Message,
+    SummaryButtons,
+    render_multi_product,
+    render_notice,
+    render_summary,
+)
+from bot.slack.mrkdwn import escape
+from bot.summary import Summary
+
+
+def _code(text: str) -> str:
+    return "`" + escape(text).replace("`", "'") + "`"
+
+
+def lookup_error_text(
+    error: LicenseApiError, *, product: str, email: str, known_products: Sequence[str] = ()
+) -> str:
+    """One or two sentences: what went wrong for this lookup and what to do next."""
+    where = f"{_code(email)} in {_code(product)}"
+    code = error.code
+    if code == "unknown_product":
+        known = (
+            " Products this bot knows: " + ", ".join(_code(p) for p in known_products) + "."
+            if known_products
+            else " Check the product short code in the LicenseSpring portal."
+        )
+        return f":x: LicenseSpring has no product {_code(product)}.{known}"
+    if code == "invalid_product_auth_method":
+        return (
+            f":x: {_code(product)} is not a user-based product, so it has no license users. "
+            "Try a product whose licenses are assigned to users."
+        )
+    if code in {"customer_does_not_exist", "customer_not_found"}:
+        return (
+            f":mag: No customer {_code(email)} in {_code(product)}. "
+            "Check the spelling, or look the customer up in another product."
+        )
+    if error.transient or code in {"rate_limited"}:
+        return (
+            f":hourglass: LicenseSpring did not answer for {where} "
+            f"({escape(code)}). Try again in a minute."
+        )
+    return f":warning: Lookup of {where} failed: {escape(error.hint)} ({_code(code)})"
+
+
+def needs_reference(error: LicenseApiError) -> bool:
+    """Failures people report to an operator: show the reference id that is in the log."""
+    return error.transient or error.code not in {
+        "unknown_product",
+        "invalid_product_auth_method",
+        "customer_does_not_exist",
+        "customer_not_found",
+    }
+
+
+INTERNAL_ERROR_TEXT = (
+    ":warning: Something went wrong on our side. Try again; if it keeps happening, "
+    "give this reference to whoever runs the bot."
+)
+
+
+def message_for_outcomes(
+    outcomes: Sequence[LookupOutcome],
+    *,
+    email: str,
+    known_products: Sequence[str],
+    reference: str,
+    buttons: SummaryButtons,
+    page: int = 0,
+) -> Message:
+    """The reply to a lookup of one e-mail in one or several products."""
+    if len(outcomes) == 1:
+        outcome = outcomes[0]
+        if outcome.summary is not None:
+            return render_summary(outcome.summary, lookup_email=email, page=page, buttons=buttons)
+        assert outcome.error is not None
+        text = lookup_error_text(
+            outcome.error, product=outcome.product, email=email, known_products=known_products
+        )
+        return render_notice(text, reference=reference if needs_reference(outcome.error) else None)
+    results: list[tuple[str, Summary | str]] = []
+    for outcome in outcomes:
+        if outcome.summary is not None:
+            results.append((outcome.product, outcome.summary))
+        else:
+            assert outcome.error is not None
+            results.append(
+                (
+                    outcome.product,
+                    lookup_error_text(
+                        outcome.error,
+                        product=outcome.product,
+                        email=email,
+                        known_products=known_products,
+                    ),
+                )
+            )
+    return render_multi_product(email, results)

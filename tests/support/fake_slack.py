@@ -1,0 +1,566 @@
+"""A local fake Slack: Web API + response_url receiver, served over real HTTP on loopback.
+
+Modelled on bolt-python's own ``tests/mock_web_api_server``, but as a Starlette app run by
+uvicorn in a thread (see ``tests.support.servers.serve_in_thread``), so the real ``slack_sdk``
+clients (aiohttp underneath) talk to it exactly as they talk to slack.com.
+
+Example::
+
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from tests.support.fake_slack import running_fake_slack
+
+
+    async def test_posts_a_message() -> None:
+        with running_fake_slack() as fake:
+            fake.set_channel("C_ARCHIVED", is_archived=True)
+            fake.fail_next("chat.postMessage", status=429, retry_after=1)
+            client = AsyncWebClient(token="xoxb-test-token", base_url=fake.api_url)
+            ...  # exercise the code under test
+            [call] = fake.wait_for_calls("chat.postMessage")
+            assert call.args["blocks"][0]["type"] == "section"
+
+            url = fake.new_response_url()  # pass as a slash command's response_url
+            ...
+            [reply] = fake.wait_for_responses(response_id=url.rsplit("/", 1)[1])
+            assert reply.body["response_type"] == "ephemeral"
+
+Thread-safety: the server handles requests in its own thread and event loop; every piece of
+state is guarded by one ``threading.RLock`` and waiters block on a ``threading.Condition``. The
+``wait_for_*`` helpers block the calling thread, so in an async test call them only after the
+awaited work has been scheduled or done (or run them with ``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from tests.support.servers import serve_in_thread
+
+DEFAULT_BOT_TOKEN = "xoxb-test-token"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T1"
+TEAM_NAME = "Test"
+TEAM_URL = "https://test.slack.com/"
+
+# Fields Slack takes as JSON-encoded strings inside form bodies; decoded when recording a call.
+JSON_FIELDS = frozenset(
+    {
+        "attachments",
+        "blocks",
+        "metadata",
+        "options",
+        "option_groups",
+        "prompts",
+        "profile",
+        "unfurls",
+        "user_auth_blocks",
+        "view",
+    }
+)
+
+_FIRST_TS_MICROS = 1_700_000_000_000_100
+_TS_STEP_MICROS = 100
+
+Answer = dict[str, Any] | Callable[["SlackCall"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SlackCall:
+    """One Web API call as received.
+
+    ``args`` merges query string and body (form or JSON), JSON fields decoded; ``headers`` has
+    lower-case names. ``status`` and ``response`` are what the fake answered.
+    """
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    http_method: str = "POST"
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str | None:
+        """The token sent: ``Authorization: Bearer`` header, else a ``token`` argument."""
+        return _token_of(self.headers, self.args)
+
+
+@dataclass(frozen=True)
+class ResponseCall:
+    """One POST to a response_url. ``body`` is the decoded JSON object ({} if not JSON)."""
+
+    id: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    raw: str = ""
+
+
+@dataclass
+class _Fault:
+    error: str
+    status: int
+    retry_after: int | None
+    remaining: int
+
+
+@dataclass
+class _Channel:
+    is_member: bool = True
+    is_archived: bool = False
+
+
+def _token_of(headers: dict[str, str], args: dict[str, Any]) -> str | None:
+    authorization = headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[len("bearer ") :].strip()
+    token = args.get("token")
+    return token if isinstance(token, str) else None
+
+
+def _decode_json_fields(args: dict[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for name, value in args.items():
+        if name in JSON_FIELDS and isinstance(value, str) and value[:1] in ("[", "{"):
+            try:
+                decoded[name] = json.loads(value)
+            except json.JSONDecodeError:
+                decoded[name] = value
+        else:
+            decoded[name] = value
+    return decoded
+
+
+def _default_fault_error(status: int) -> str:
+    if status == 429:
+        return "ratelimited"
+    if status >= 500:
+        return "internal_error"
+    return "fatal_error"
+
+
+class FakeSlack:
+    """State and Starlette app (``.app``) of a fake Slack. Serve it with ``running_fake_slack``.
+
+    Web API: ``GET``/``POST /api/<method>``; response_url receiver: ``POST /response/<id>``.
+    A call whose token is not ``bot_token`` answers ``invalid_auth`` (before any scripted fault).
+    """
+
+    def __init__(self, bot_token: str = DEFAULT_BOT_TOKEN, *, response_url_limit: int | None = 5):
+        self.bot_token = bot_token
+        # Slack accepts up to 5 posts per response_url; later ones get 404 "used_url".
+        self.response_url_limit = response_url_limit
+        self.base_url = ""
+        self.api_url = ""
+        self._lock = threading.RLock()  # re-entrant: set_answer callables may inspect the fake
+        self._changed = threading.Condition(self._lock)
+        self._reset_state()
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method:str}", self._api_endpoint, methods=["GET", "POST"]),
+                Route("/response/{response_id:str}", self._response_endpoint, methods=["POST"]),
+            ]
+        )
+
+    # ------------------------------------------------------------------ configuration
+
+    def _reset_state(self) -> None:
+        self._calls: list[SlackCall] = []
+        self._responses: list[ResponseCall] = []
+        self._faults: dict[str, list[_Fault]] = {}
+        self._response_faults: list[tuple[int, int]] = []  # [status, remaining]
+        self._channels: dict[str, _Channel] = {}
+        self._usergroups: dict[str, list[str]] = {}
+        self._users: dict[str, dict[str, Any]] = {}
+        self._answers: dict[str, Answer] = {}
+        self._ts_counter = 0
+        self._view_counter = 0
+
+    def reset(self) -> None:
+        """Forget calls, responses, scripted faults and all configuration (token and URL stay)."""
+        with self._changed:
+            self._reset_state()
+            self._changed.notify_all()
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``.
+
+        ``error`` defaults to ``ratelimited`` for 429, ``internal_error`` for 5xx, else
+        ``fatal_error``. ``retry_after`` adds a ``Retry-After`` header. Faults queue up FIFO.
+        """
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        fault = _Fault(error or _default_fault_error(status), status, retry_after, times)
+        with self._lock:
+            self._faults.setdefault(method, []).append(fault)
+
+    def set_channel(
+        self, channel_id: str, *, is_member: bool = True, is_archived: bool = False
+    ) -> None:
+        """Configure a channel for conversations.info / chat.postMessage / conversations.join."""
+        with self._lock:
+            self._channels[channel_id] = _Channel(is_member=is_member, is_archived=is_archived)
+
+    def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
+        """Members answered by usergroups.users.list (unknown groups answer no_such_subteam)."""
+        with self._lock:
+            self._usergroups[group_id] = list(user_ids)
+
+    def set_user(self, user_id: str, **fields: Any) -> None:
+        """Override fields of the user object users.info answers (e.g. ``deleted=True``)."""
+        with self._lock:
+            self._users.setdefault(user_id, {}).update(fields)
+
+    def set_answer(self, method: str, answer: Answer) -> None:
+        """Replace the default answer of ``method`` (a dict, or a function of the SlackCall).
+
+        Token checks and scripted faults still apply first. The answer is sent with HTTP 200.
+        """
+        with self._lock:
+            self._answers[method] = answer
+
+    def new_response_url(self) -> str:
+        """A fresh ``<base>/response/<uuid>`` URL whose posts are recorded."""
+        if not self.base_url:
+            raise RuntimeError("FakeSlack is not served: use running_fake_slack()")
+        return f"{self.base_url}/response/{uuid.uuid4().hex}"
+
+    def fail_response_urls(self, status: int, times: int = 1) -> None:
+        """The next ``times`` posts to any response_url answer HTTP ``status`` (still recorded)."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._response_faults.append((status, times))
+
+    # ------------------------------------------------------------------ inspection
+
+    def calls(self, method: str | None = None) -> list[SlackCall]:
+        """Recorded Web API calls, oldest first; only ``method``'s when given."""
+        with self._lock:
+            return [c for c in self._calls if method is None or c.method == method]
+
+    def responses(self, response_id: str | None = None) -> list[ResponseCall]:
+        """Recorded response_url posts, oldest first; only ``response_id``'s when given."""
+        with self._lock:
+            return [r for r in self._responses if response_id is None or r.id == response_id]
+
+    def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
+        """Block until ``count`` calls of ``method`` were recorded; return all of them so far."""
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: sum(c.method == method for c in self._calls) >= count, timeout=timeout
+            )
+            matching = [c for c in self._calls if c.method == method]
+            if not done:
+                seen = [c.method for c in self._calls]
+                raise AssertionError(
+                    f"expected {count} {method} call(s) within {timeout}s, got {len(matching)}; "
+                    f"calls seen: {seen}"
+                )
+            return matching
+
+    def wait_for_responses(
+        self, count: int = 1, response_id: str | None = None, timeout: float = 5.0
+    ) -> list[ResponseCall]:
+        """Block until ``count`` response_url posts (to ``response_id`` if given) were recorded."""
+
+        def matching() -> list[ResponseCall]:
+            return [r for r in self._responses if response_id is None or r.id == response_id]
+
+        with self._changed:
+            done = self._changed.wait_for(lambda: len(matching()) >= count, timeout=timeout)
+            found = matching()
+            if not done:
+                target = f"response_url {response_id}" if response_id else "any response_url"
+                raise AssertionError(
+                    f"expected {count} post(s) to {target} within {timeout}s, got {len(found)}; "
+                    f"all posts seen: {[(r.id, r.body) for r in self._responses]}"
+                )
+            return found
+
+    # ------------------------------------------------------------------ HTTP endpoints
+
+    async def _api_endpoint(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        args: dict[str, Any] = dict(request.query_params)
+        raw = await request.body()
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if raw and content_type == "application/json":
+            try:
+                payload = json.loads(raw)
+            except json.JSONDecodeError:
+                return JSONResponse({"ok": False, "error": "invalid_json"})
+            if isinstance(payload, dict):
+                args.update(payload)
+        elif raw and content_type in ("application/x-www-form-urlencoded", ""):
+            args.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        args = _decode_json_fields(args)
+        headers = dict(request.headers.items())
+
+        with self._changed:
+            status, body, extra_headers = self._answer(method, args, headers)
+            self._calls.append(
+                SlackCall(
+                    method=method,
+                    args=args,
+                    headers=headers,
+                    http_method=request.method,
+                    status=status,
+                    response=body,
+                )
+            )
+            self._changed.notify_all()
+        return JSONResponse(body, status_code=status, headers=extra_headers)
+
+    async def _response_endpoint(self, request: Request) -> Response:
+        response_id = request.path_params["response_id"]
+        raw = (await request.body()).decode("utf-8", errors="replace")
+        try:
+            parsed = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            parsed = {}
+        body = parsed if isinstance(parsed, dict) else {}
+        with self._changed:
+            status, text = 200, "ok"
+            if self._response_faults:
+                fault_status, remaining = self._response_faults[0]
+                status, text = fault_status, "error"
+                if remaining > 1:
+                    self._response_faults[0] = (fault_status, remaining - 1)
+                else:
+                    self._response_faults.pop(0)
+            elif self.response_url_limit is not None:
+                used = sum(r.id == response_id and r.status == 200 for r in self._responses)
+                if used >= self.response_url_limit:
+                    status, text = 404, "used_url"
+            self._responses.append(
+                ResponseCall(
+                    id=response_id,
+                    body=body,
+                    headers=dict(request.headers.items()),
+                    status=status,
+                    raw=raw,
+                )
+            )
+            self._changed.notify_all()
+        return PlainTextResponse(text, status_code=status)
+
+    # ------------------------------------------------------------------ answers (lock held)
+
+    def _answer(
+        self, method: str, args: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        if _token_of(headers, args) != self.bot_token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        queue = self._faults.get(method)
+        if queue:
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.pop(0)
+            extra = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            return fault.status, {"ok": False, "error": fault.error}, extra
+        override = self._answers.get(method)
+        if override is not None:
+            call = SlackCall(method=method, args=args, headers=headers)
+            return 200, (override(call) if callable(override) else dict(override)), {}
+        return 200, self._default_answer(method, args), {}
+
+    def _next_ts(self) -> str:
+        micros = _FIRST_TS_MICROS + self._ts_counter * _TS_STEP_MICROS
+        self._ts_counter += 1
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _channel(self, channel_id: str) -> _Channel:
+        return self._channels.get(channel_id, _Channel())
+
+    def _default_answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        handler = _DEFAULT_ANSWERS.get(method)
+        return handler(self, args) if handler else {"ok": True}
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": TEAM_URL,
+            "team": TEAM_NAME,
+            "user": "license-users-bot",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        state = self._channel(channel)
+        if state.is_archived:
+            return {"ok": False, "error": "is_archived"}
+        if not state.is_member:
+            return {"ok": False, "error": "not_in_channel"}
+        if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
+            return {"ok": False, "error": "no_text"}
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "team": TEAM_ID,
+            "text": args.get("text", ""),
+            "ts": ts,
+        }
+        for name in ("blocks", "attachments", "thread_ts", "metadata"):
+            if name in args:
+                message[name] = args[name]
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _chat_post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel"), args.get("ts")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "message_not_found"}
+        message: dict[str, Any] = {
+            "text": args.get("text", ""),
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+        }
+        if "blocks" in args:
+            message["blocks"] = args["blocks"]
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": args.get("text", ""),
+            "message": message,
+        }
+
+    def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel"), args.get("message_ts")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not ts:
+            return {"ok": False, "error": "message_not_found"}
+        permalink = f"{TEAM_URL}archives/{channel}/p{str(ts).replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": permalink}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        state = self._channel(channel)
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": f"channel-{channel.lower()}",
+                "is_channel": True,
+                "is_member": state.is_member,
+                "is_archived": state.is_archived,
+            },
+        }
+
+    def _conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        state = self._channel(channel)
+        if state.is_archived:
+            return {"ok": False, "error": "is_archived"}
+        self._channels[channel] = _Channel(is_member=True, is_archived=False)
+        return {"ok": True, "channel": {"id": channel, "is_member": True, "is_archived": False}}
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = args.get("usergroup")
+        if group not in self._usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self._usergroups[group])}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("trigger_id") and not args.get("interactivity_pointer"):
+            return {"ok": False, "error": "invalid_arguments"}
+        view = args.get("view")
+        if not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        self._view_counter += 1
+        view_id = f"V{self._view_counter:08d}"
+        return {
+            "ok": True,
+            "view": {**view, "id": view_id, "team_id": TEAM_ID, "hash": f"hash.{view_id}"},
+        }
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = args.get("user")
+        if not user_id:
+            return {"ok": False, "error": "user_not_found"}
+        name = str(user_id).lower()
+        user: dict[str, Any] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": f"User {user_id}",
+            "deleted": False,
+            "is_bot": user_id == BOT_USER_ID,
+            "tz": "UTC",
+            "profile": {
+                "real_name": f"User {user_id}",
+                "display_name": name,
+                "email": f"{name}@example.com",
+            },
+        }
+        user.update(self._users.get(user_id, {}))
+        return {"ok": True, "user": user}
+
+
+_DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._chat_post_message,
+    "chat.postEphemeral": FakeSlack._chat_post_ephemeral,
+    "chat.update": FakeSlack._chat_update,
+    "chat.getPermalink": FakeSlack._chat_get_permalink,
+    "conversations.info": FakeSlack._conversations_info,
+    "conversations.join": FakeSlack._conversations_join,
+    "usergroups.users.list": FakeSlack._usergroups_users_list,
+    "views.open": FakeSlack._views_open,
+    "users.info": FakeSlack._users_info,
+}
+
+
+@contextmanager
+def running_fake_slack(bot_token: str = DEFAULT_BOT_TOKEN) -> Iterator[FakeSlack]:
+    """Serve a fresh FakeSlack on loopback; sets ``base_url`` and ``api_url`` (``.../api/``)."""
+    fake = FakeSlack(bot_token)
+    with serve_in_thread(fake.app) as base_url:
+        fake.base_url = base_url
+        fake.api_url = f"{base_url}/api/"
+        yield fake
