@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.devtools.servers import serve_in_thread
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState, create_sandbox_app
-from tests.support.servers import serve_in_thread
 
 
 @pytest.fixture(scope="session")
@@ -38,21 +38,77 @@ def sandbox_url(sandbox_server: tuple[str, SandboxState]) -> str:
 SettingsFactory = Callable[..., Settings]
 
 
+def sandbox_settings(sandbox_url: str, **overrides: Any) -> Settings:
+    """Settings pointing at the sandbox with HMAC keys; keyword overrides by field name."""
+    values: dict[str, Any] = {
+        "licensespring_api_url": sandbox_url,
+        "licensespring_api_key": seed.SANDBOX_API_KEY,
+        "licensespring_shared_key": seed.SANDBOX_SHARED_KEY,
+        "licensespring_oauth_url": f"{sandbox_url}/oauth/token",
+        "licensespring_connect_timeout": 2.0,
+        "licensespring_read_timeout": 5.0,
+        "licensespring_rate_limit": 50.0,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def fake_slack_overrides(slack: Any) -> dict[str, Any]:
+    from bot.devtools.slack_requests import SIGNING_SECRET
+
+    return {
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+    }
+
+
 @pytest.fixture
 def make_settings(sandbox_url: str) -> SettingsFactory:
-    """Settings pointing at the sandbox with HMAC keys; keyword overrides by field name."""
+    return lambda **overrides: sandbox_settings(sandbox_url, **overrides)
 
-    def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "licensespring_api_url": sandbox_url,
-            "licensespring_api_key": seed.SANDBOX_API_KEY,
-            "licensespring_shared_key": seed.SANDBOX_SHARED_KEY,
-            "licensespring_oauth_url": f"{sandbox_url}/oauth/token",
-            "licensespring_connect_timeout": 2.0,
-            "licensespring_read_timeout": 5.0,
-            "licensespring_rate_limit": 50.0,
-        }
-        values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
-    return build
+@pytest.fixture(scope="session")
+def fake_slack_server() -> Iterator[Any]:
+    from bot.devtools.fake_slack import running_fake_slack
+
+    with running_fake_slack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def fake_slack(fake_slack_server: Any) -> Any:
+    fake_slack_server.reset()
+    return fake_slack_server
+
+
+@pytest.fixture
+def start_bot(make_settings: SettingsFactory, fake_slack: Any) -> Iterator[Callable[..., Any]]:
+    """Start the real bot over loopback: `start_bot(**settings_overrides)` -> RunningBot."""
+    from contextlib import ExitStack
+
+    from tests.slack_harness import running_bot
+
+    with ExitStack() as stack:
+
+        def start(**overrides: Any) -> Any:
+            settings = make_settings(**{**fake_slack_overrides(fake_slack), **overrides})
+            return stack.enter_context(running_bot(settings, fake_slack))
+
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_bot_once(
+    sandbox_server: tuple[str, SandboxState], fake_slack_server: Any
+) -> Iterator[Any]:
+    """One bot for a whole module (property tests send many requests to it)."""
+    from tests.slack_harness import running_bot
+
+    settings = sandbox_settings(
+        sandbox_server[0],
+        licensespring_products=["acme-desktop", "acme-cli"],
+        **fake_slack_overrides(fake_slack_server),
+    )
+    with running_bot(settings, fake_slack_server) as bot:
+        yield bot

@@ -258,17 +258,18 @@ async def test_retry_after_beyond_cap_fails_fast(
 
 
 async def test_read_timeout(make_client: ClientFactory, sandbox: SandboxState) -> None:
-    sandbox.set_fault(latency_ms=1500)
+    sandbox.set_fault(latency_ms=500)
     client = make_client(
-        sleep=RecordedSleeps(), licensespring_read_timeout=0.2, licensespring_max_retries=1
+        sleep=RecordedSleeps(), licensespring_read_timeout=0.1, licensespring_max_retries=1
     )
     started = time.monotonic()
     with pytest.raises(LicenseApiError) as caught:
         await client.customer_license_users("acme-desktop", seed.TYPICAL)
     assert caught.value.code == TIMEOUT
     assert caught.value.transient
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 0.45
     assert client.stats.upstream_requests == 2
+    await asyncio.sleep(0.5)  # let the sandbox finish the abandoned requests before the next test
 
 
 async def test_dropped_connection_is_retried(
@@ -281,7 +282,7 @@ async def test_dropped_connection_is_retried(
 
 
 async def test_unreachable_server_is_connection_error(make_settings: SettingsFactory) -> None:
-    from tests.support.servers import free_port
+    from bot.devtools.servers import free_port
 
     settings = make_settings(licensespring_api_url=f"http://127.0.0.1:{free_port()}")
     async with LicenseApiClient.from_settings(settings) as client:

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support.fake_slack import FakeSlack, running_fake_slack
-from tests.support.servers import serve_in_thread
-from tests.support.slack_requests import (
+from bot.devtools.fake_slack import FakeSlack, running_fake_slack
+from bot.devtools.servers import serve_in_thread
+from bot.devtools.slack_requests import (
     SIGNING_SECRET,
     block_action_body,
     event_callback_body,

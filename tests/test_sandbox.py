@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.devtools.servers import serve_in_thread
 from bot.licensespring.auth import hmac_authorization, http_date
 from bot.sandbox import seed
 from bot.sandbox.app import LOOKUP_PATH, SandboxState, create_sandbox_app, startup_banner
@@ -31,7 +32,6 @@ from bot.sandbox.seed import (
     SPARSE,
     TYPICAL,
 )
-from tests.support.servers import serve_in_thread
 
 DESKTOP = "acme-desktop"
 ERROR_KEYS = {"status", "code", "message"}
