@@ -87,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(error))
     configure_logging(
         log_format=settings.log_format,
-        level=settings.log_level if args.command != "lookup" else "WARNING",
+        # The terminal commands print their own results; keep their output clean.
+        level="WARNING" if quiet_command(args.command, settings) else settings.log_level,
         secrets=settings.secret_values(),
     )
     if args.command == "lookup":
@@ -108,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(error))
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def quiet_command(command: str | None, settings: Settings) -> bool:
+    return (command or default_command(settings)) in {"lookup", "demo"}
 
 
 def default_command(settings: Settings) -> str:

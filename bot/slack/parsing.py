@@ -34,7 +34,7 @@ ParsedCommand = HelpRequest | LookupRequest | InvalidRequest
 def usage(products: Sequence[str] = (), default_product: str | None = None) -> str:
     example_product = default_product or (products[0] if products else "my-product")
     lines = [
-        f"*Usage:* `{COMMAND} <product> <customer-email>`",
+        f"*Usage:* `{COMMAND} &lt;product&gt; &lt;customer-email&gt;`",
         f"• `{COMMAND} {example_product} ada@example.com`: license users of one customer",
     ]
     if default_product:

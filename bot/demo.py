@@ -1,0 +1,149 @@
+"""`python -m bot demo`: the real bot answering real signed commands, with no credentials at all.
+
+Starts, on loopback: the sandbox License API, a local Slack stand-in (Web API + response_url
+receiver) and the real HTTP app. Sends Slack-signed `/license-users` commands through
+`POST /slack/events` exactly as Slack would, and prints what the bot sends back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+import httpx
+
+from bot.config import Settings
+from bot.devtools.fake_slack import FakeSlack, running_fake_slack
+from bot.devtools.servers import serve_in_thread
+from bot.devtools.slack_requests import post_signed_sync, slash_command_body
+from bot.licensespring.client import LicenseApiClient
+from bot.sandbox import seed
+from bot.sandbox.app import create_sandbox_app
+from bot.server import create_server
+from bot.slack.app import build_web_client, create_app
+from bot.slack.blocks import Message, render_notice
+from bot.slack.terminal import block_kit_builder_url, render_for_terminal
+
+SAMPLE_COMMANDS: tuple[str, ...] = (
+    f"acme-desktop {seed.TYPICAL}",
+    f"acme-desktop {seed.AT_LIMIT}",
+    f"acme-desktop {seed.MISCHIEF}",
+    f"acme-desktop {seed.EMPTY}",
+    "acme-desktop nobody@example.com",
+    "acme-desktop not-an-email",
+)
+RESPONSE_TIMEOUT_S = 15.0
+
+
+@dataclass
+class DemoSession:
+    slack: FakeSlack
+    events_url: str
+    signing_secret: str
+    http: httpx.Client
+
+    def send(self, text: str) -> tuple[Message, float, float]:
+        """One signed command; returns the final message, ack ms and answer ms."""
+        response_url = self.slack.new_response_url()
+        body = slash_command_body(text, response_url=response_url, user_id="UDEMO")
+        started = time.perf_counter()
+        ack = post_signed_sync(self.http, self.events_url, body, secret=self.signing_secret)
+        ack_ms = (time.perf_counter() - started) * 1000
+        ack.raise_for_status()
+        acked = ack.json() if ack.content else {}
+        if "Looking up" not in str(acked.get("text", "")):
+            return render_notice(str(acked.get("text", ""))), ack_ms, ack_ms
+        rid = response_url.rsplit("/", 1)[1]
+        delivered = self.slack.wait_for_responses(1, response_id=rid, timeout=RESPONSE_TIMEOUT_S)
+        answer_ms = (time.perf_counter() - started) * 1000
+        final = delivered[-1].body
+        return (
+            Message(text=str(final.get("text", "")), blocks=list(final.get("blocks", []))),
+            ack_ms,
+            answer_ms,
+        )
+
+
+@contextmanager
+def demo_session(settings: Settings) -> Iterator[DemoSession]:
+    signing_secret = secrets.token_hex(16)
+    with ExitStack() as stack:
+        sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app()))
+        slack = stack.enter_context(running_fake_slack(bot_token="xoxb-demo-" + "0" * 4))
+        bot_settings = settings.model_copy(
+            update={
+                "slack_bot_token": _secret(slack.bot_token),
+                "slack_signing_secret": _secret(signing_secret),
+                "slack_app_token": None,
+                "slack_api_url": slack.api_url,
+                "licensespring_api_url": sandbox_url,
+                "licensespring_api_key": _secret(seed.SANDBOX_API_KEY),
+                "licensespring_shared_key": _secret(seed.SANDBOX_SHARED_KEY),
+                "licensespring_client_id": None,
+                "licensespring_client_secret": None,
+                "licensespring_products": list(seed.USER_PRODUCTS),
+                "default_product": seed.USER_PRODUCTS[0],
+            }
+        )
+        client = LicenseApiClient.from_settings(bot_settings)
+        app = create_app(
+            bot_settings, licensespring=client, web_client=build_web_client(bot_settings)
+        )
+        bot_url = stack.enter_context(
+            serve_in_thread(create_server(app, on_shutdown=client.aclose))
+        )
+        http = stack.enter_context(httpx.Client(timeout=RESPONSE_TIMEOUT_S))
+        yield DemoSession(slack, f"{bot_url}/slack/events", signing_secret, http)
+
+
+def _secret(value: str) -> object:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+def show(out: TextIO, text: str, message: Message, ack_ms: float, answer_ms: float) -> None:
+    out.write(f"\n$ /license-users {text}\n")
+    out.write(f"  (ack {ack_ms:.0f} ms, answer {answer_ms:.0f} ms)\n\n")
+    rendered = render_for_terminal(message)
+    out.write("\n".join("  " + line for line in rendered.splitlines()) + "\n")
+    out.write(
+        f"\n  Open the same blocks in Block Kit Builder:\n  {block_kit_builder_url(message)}\n"
+    )
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    commands: Sequence[str] = SAMPLE_COMMANDS,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+) -> int:
+    stdin = stdin or sys.stdin
+    out = out or sys.stdout
+    out.write(
+        "license-users-bot demo: the real bot, a sandbox License API and a local Slack "
+        "stand-in, all on this machine.\nNo credentials are configured, so nothing leaves it.\n"
+    )
+    with demo_session(settings) as session:
+        for text in commands:
+            show(out, text, *session.send(text))
+        if not stdin.isatty():
+            out.write("\nDemo finished. Set SLACK_* and LICENSESPRING_* to run for real.\n")
+            return 0
+        out.write(
+            "\nType more commands (e.g. `acme-desktop fresh@example.com`, "
+            "`bigcorp@example.com`, `help`); an empty line or Ctrl-D quits.\n"
+        )
+        while True:
+            out.write("/license-users ")
+            out.flush()
+            line = stdin.readline()
+            if not line.strip():
+                return 0
+            show(out, line.strip(), *session.send(line.strip()))

@@ -1,0 +1,239 @@
+"""The command line as a user runs it: real subprocesses against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox import seed
+from bot.sandbox.app import SandboxState
+
+
+def run_bot(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path,
+    timeout: float = 60,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSESPRING_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin if stdin is not None else "",
+        check=False,
+    )
+
+
+@pytest.fixture
+def sandbox_env(sandbox_url: str) -> dict[str, str]:
+    return {
+        "LICENSESPRING_API_URL": sandbox_url,
+        "LICENSESPRING_API_KEY": seed.SANDBOX_API_KEY,
+        "LICENSESPRING_SHARED_KEY": seed.SANDBOX_SHARED_KEY,
+    }
+
+
+def test_lookup_prints_a_readable_summary(
+    sandbox_env: dict[str, str], sandbox: SandboxState, tmp_path: Path
+) -> None:
+    result = run_bot("lookup", "acme-desktop", seed.TYPICAL, env=sandbox_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Ada Lovelace - Analytical Engines Ltd" in result.stdout
+    assert "Users: 8   active: 6   inactive: 2" in result.stdout
+    assert "At activation limit: 1" in result.stdout
+    assert "On initial password: 1" in result.stdout
+    assert result.stdout.count("license ") == 8
+
+
+def test_lookup_json_has_no_passwords(
+    sandbox_env: dict[str, str], sandbox: SandboxState, tmp_path: Path
+) -> None:
+    raw = sandbox.body("acme-desktop", seed.INITIAL_PASSWORD)
+    assert raw is not None
+    passwords = [u["initial_password"] for u in raw["users"] if u["initial_password"]]
+    result = run_bot(
+        "lookup", "acme-desktop", seed.INITIAL_PASSWORD, "--json", env=sandbox_env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["counts"]["on_initial_password"] == 3
+    assert len(data["users"]) == 4
+    assert all("initial_password" not in user for user in data["users"])
+    for password in passwords:
+        assert password not in result.stdout + result.stderr
+
+
+def test_lookup_plus_address(
+    sandbox_env: dict[str, str], sandbox: SandboxState, tmp_path: Path
+) -> None:
+    result = run_bot("lookup", "acme-desktop", seed.PLUS, "--json", env=sandbox_env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["customer"]["email"] == seed.PLUS
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "expected"),
+    [
+        (("lookup", "acme-desktop", "nobody@example.com"), 1, "customer_does_not_exist"),
+        (("lookup", "nope", seed.TYPICAL), 1, "unknown_product"),
+        (("lookup", "acme-desktop", "not-an-email"), 2, "not an e-mail address"),
+    ],
+)
+def test_lookup_failures_are_one_line(
+    sandbox_env: dict[str, str],
+    sandbox: SandboxState,
+    tmp_path: Path,
+    args: tuple[str, ...],
+    code: int,
+    expected: str,
+) -> None:
+    result = run_bot(*args, env=sandbox_env, cwd=tmp_path)
+    assert result.returncode == code
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_lookup_without_credentials_points_at_the_sandbox(tmp_path: Path) -> None:
+    result = run_bot("lookup", "acme-desktop", seed.TYPICAL, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no LicenseSpring credentials configured" in result.stderr
+    assert "python -m bot sandbox" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_lookup_reads_dotenv(
+    sandbox_env: dict[str, str], sandbox: SandboxState, tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in sandbox_env.items()))
+    result = run_bot("lookup", "acme-desktop", seed.EMPTY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "No license users" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"LICENSESPRING_CACHE_TTL": "soon"}, "LICENSESPRING_CACHE_TTL"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"PORT": "eighty"}, "PORT"),
+    ],
+)
+def test_bad_setting_stops_startup_with_one_line(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    result = run_bot("lookup", "acme-desktop", seed.TYPICAL, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: ")
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (("serve",), {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_SIGNING_SECRET is required"),
+        (("serve",), {}, "SLACK_BOT_TOKEN is required"),
+        (("socket",), {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_APP_TOKEN is required"),
+        ((), {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_SIGNING_SECRET is required"),
+    ],
+)
+def test_run_modes_fail_fast_on_missing_settings(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], expected: str
+) -> None:
+    result = run_bot(*args, env=env, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "xoxb-x" not in result.stderr
+
+
+def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
+    result = run_bot("demo", cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("$ /license-users") >= 5
+    assert "Analytical Engines Ltd" in out
+    assert "At activation limit" in out
+    assert "No customer `nobody@example.com`" in out
+    assert "Block Kit Builder" in out
+    assert "Demo finished" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_no_arguments_and_no_credentials_runs_the_demo(tmp_path: Path) -> None:
+    result = run_bot(cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Demo finished" in result.stdout
+
+
+def test_serve_answers_signed_commands_and_stops_cleanly(
+    sandbox_env: dict[str, str], sandbox: SandboxState, fake_slack: object, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    from bot.devtools.fake_slack import FakeSlack
+    from bot.devtools.servers import free_port
+    from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
+
+    assert isinstance(fake_slack, FakeSlack)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSESPRING_"))},
+        **sandbox_env,
+        "SLACK_BOT_TOKEN": fake_slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "LOG_FORMAT": "json",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        with httpx.Client(timeout=5) as http:
+            while True:
+                try:
+                    if http.get(f"{base}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "serve did not become healthy"
+                time.sleep(0.05)
+            response_url = fake_slack.new_response_url()
+            body = slash_command_body(f"acme-desktop {seed.TYPICAL}", response_url=response_url)
+            ack = post_signed_sync(http, f"{base}/slack/events", body)
+            assert ack.status_code == 200
+            rid = response_url.rsplit("/", 1)[1]
+            answer = fake_slack.wait_for_responses(1, response_id=rid, timeout=10)[-1].body
+            assert "8 users" in answer["text"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells what stopped it.
+    assert process.returncode in (0, -signal.SIGTERM), stderr
+    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    names = [e.get("event") for e in events]
+    assert "lookup" in names
+    assert "stopped" in names
+    assert fake_slack.bot_token not in stderr
+    assert SIGNING_SECRET not in stderr
