@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("socket", help="run in Socket Mode (development)")
     commands.add_parser("demo", help="watch the bot answer sample commands against the sandbox")
 
+    audit = commands.add_parser("audit", help="print the audit log")
+    audit.add_argument("--since", default="7d", help="e.g. 7d, 12h, 30m or 2026-11-01")
+    audit.add_argument("--format", choices=("table", "csv", "json"), default="table")
+
     sandbox = commands.add_parser("sandbox", help="run the embedded License API sandbox")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8181)
@@ -76,6 +80,27 @@ async def run_lookup(
         print(json.dumps(summary_json(summary), ensure_ascii=False, indent=2))
     else:
         print(render_text(summary, max_users=None if show_all else 50))
+    return EXIT_OK
+
+
+async def print_audit(settings: Settings, since_text: str, output_format: str) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.auditview import RENDERERS, parse_since
+    from bot.store import Store
+
+    try:
+        since = parse_since(since_text)
+        store = await Store.open(settings.database_url)
+    except ValueError as error:
+        return fail(str(error))
+    except (OSError, SQLAlchemyError) as error:
+        return fail(f"cannot open the store (DATABASE_URL): {type(error).__name__}", 1)
+    try:
+        entries = await store.audit_entries(since=since)
+    finally:
+        await store.close()
+    print(RENDERERS[output_format](entries))
     return EXIT_OK
 
 
@@ -112,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def quiet_command(command: str | None, settings: Settings) -> bool:
-    return (command or default_command(settings)) in {"lookup", "demo"}
+    return (command or default_command(settings)) in {"lookup", "demo", "audit"}
 
 
 def default_command(settings: Settings) -> str:
@@ -141,6 +166,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.demo import run_demo
 
         return run_demo(settings)
+    if command == "audit":
+        return asyncio.run(print_audit(settings, args.since, args.format))
     if command == "sandbox":
         from bot.sandbox.app import run_sandbox
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import httpx
@@ -21,11 +23,10 @@ from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack, running_fake_slack
 from bot.devtools.servers import serve_in_thread
 from bot.devtools.slack_requests import post_signed_sync, slash_command_body
-from bot.licensespring.client import LicenseApiClient
+from bot.runtime import start_runtime
 from bot.sandbox import seed
 from bot.sandbox.app import create_sandbox_app
 from bot.server import create_server
-from bot.slack.app import build_web_client, create_app
 from bot.slack.blocks import Message, render_notice
 from bot.slack.terminal import block_kit_builder_url, render_for_terminal
 
@@ -73,6 +74,7 @@ class DemoSession:
 def demo_session(settings: Settings) -> Iterator[DemoSession]:
     signing_secret = secrets.token_hex(16)
     with ExitStack() as stack:
+        database = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "demo.db"
         sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app()))
         slack = stack.enter_context(running_fake_slack(bot_token="xoxb-demo-" + "0" * 4))
         bot_settings = settings.model_copy(
@@ -88,14 +90,11 @@ def demo_session(settings: Settings) -> Iterator[DemoSession]:
                 "licensespring_client_secret": None,
                 "licensespring_products": list(seed.USER_PRODUCTS),
                 "default_product": seed.USER_PRODUCTS[0],
+                "database_url": f"sqlite+aiosqlite:///{database}",
             }
         )
-        client = LicenseApiClient.from_settings(bot_settings)
-        app = create_app(
-            bot_settings, licensespring=client, web_client=build_web_client(bot_settings)
-        )
         bot_url = stack.enter_context(
-            serve_in_thread(create_server(app, on_shutdown=client.aclose))
+            serve_in_thread(create_server(lambda: start_runtime(bot_settings)))
         )
         http = stack.enter_context(httpx.Client(timeout=RESPONSE_TIMEOUT_S))
         yield DemoSession(slack, f"{bot_url}/slack/events", signing_secret, http)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from bot.audit import Actor, Auditor
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
 from bot.licensespring.models import CustomerLicenseUsers
@@ -42,8 +43,9 @@ class LookupOutcome:
 
 
 class LookupService:
-    def __init__(self, client: LicenseApiClient) -> None:
+    def __init__(self, client: LicenseApiClient, auditor: Auditor) -> None:
         self.client = client
+        self.auditor = auditor
 
     async def lookup_one(self, product: str, email: str, *, fresh: bool = False) -> LookupOutcome:
         try:
@@ -54,9 +56,15 @@ class LookupService:
         return LookupOutcome(product, email, summary, None, result.upstream_ms, result.cached)
 
     async def lookup(
-        self, products: Sequence[str], email: str, *, surface: str, reference: str
+        self,
+        products: Sequence[str],
+        email: str,
+        *,
+        surface: str,
+        reference: str,
+        actor: Actor,
     ) -> list[LookupOutcome]:
-        """Look the e-mail up in each product concurrently; one log event per lookup."""
+        """Look the e-mail up in each product concurrently; one log event and audit row each."""
         started = time.monotonic()
         outcomes = await asyncio.gather(*(self.lookup_one(p, email) for p in products))
         total_ms = round((time.monotonic() - started) * 1000, 1)
@@ -72,6 +80,15 @@ class LookupService:
                 users=outcome.summary.total if outcome.summary else None,
                 upstream_ms=round(outcome.upstream_ms, 1),
                 total_ms=total_ms,
+            )
+            await self.auditor.record(
+                actor,
+                "lookup",
+                outcome=outcome.outcome,
+                product=outcome.product,
+                customer_email=email,
+                reference=reference,
+                detail=surface,
             )
         return list(outcomes)
 

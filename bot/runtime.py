@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import structlog
 import uvicorn
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.server import create_server
 from bot.slack.app import build_web_client, create_app
+from bot.store import Store, redact_url
 
 log = structlog.get_logger("runtime")
 
@@ -26,23 +28,38 @@ def require(settings: Settings, *names: str) -> None:
 
 
 @dataclass
-class BotRuntime:
+class Runtime:
+    """Everything a running bot owns; closed in reverse order of opening."""
+
+    settings: Settings
     app: AsyncApp
     licensespring: LicenseApiClient
+    store: Store
 
     async def aclose(self) -> None:
         await self.licensespring.aclose()
+        await self.store.close()
 
 
-def build_runtime(settings: Settings) -> BotRuntime:
+async def start_runtime(settings: Settings, *, web_client: AsyncWebClient | None = None) -> Runtime:
+    """Open the store (migrating it), the License API client, and build the Bolt app."""
+    try:
+        store = await Store.open(settings.database_url)
+    except ValueError as error:
+        raise ConfigError(f"configuration error: {error}") from None
+    log.info("store_open", url=redact_url(settings.database_url), dialect=store.dialect)
     licensespring = LicenseApiClient.from_settings(settings)
-    app = create_app(settings, licensespring=licensespring, web_client=build_web_client(settings))
-    return BotRuntime(app=app, licensespring=licensespring)
+    app = create_app(
+        settings,
+        licensespring=licensespring,
+        store=store,
+        web_client=web_client or build_web_client(settings),
+    )
+    return Runtime(settings=settings, app=app, licensespring=licensespring, store=store)
 
 
 def build_http_app(settings: Settings) -> Starlette:
-    runtime = build_runtime(settings)
-    return create_server(runtime.app, on_shutdown=runtime.aclose)
+    return create_server(lambda: start_runtime(settings))
 
 
 def warn_if_no_licensespring(settings: Settings) -> None:
@@ -57,9 +74,8 @@ def warn_if_no_licensespring(settings: Settings) -> None:
 def serve(settings: Settings, host: str, port: int) -> None:
     require(settings, "slack_bot_token", "slack_signing_secret")
     warn_if_no_licensespring(settings)
-    server = build_http_app(settings)
     uvicorn.run(
-        server,
+        build_http_app(settings),
         host=host,
         port=port,
         log_config=None,  # our structlog set-up already owns the root logger
@@ -79,7 +95,7 @@ async def _socket_main(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     assert settings.slack_app_token is not None
-    runtime = build_runtime(settings)
+    runtime = await start_runtime(settings)
     handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
     try:
         log.info("socket_mode_starting")

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import structlog
-from slack_bolt.adapter.starlette.async_handler import (
-    AsyncSlackRequestHandler,
-    to_async_bolt_request,
-    to_starlette_response,
-)
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = structlog.get_logger("server")
 
 # Slack's payloads are a few KB; a large message shortcut or view is well under 1 MB.
 MAX_BODY_BYTES = 1_000_000
 EVENTS_PATH = "/slack/events"
+
+RuntimeFactory = Callable[[], Awaitable["Runtime"]]
 
 
 async def _read_limited_body(request: Request) -> bytes | None:
@@ -38,38 +39,38 @@ async def _read_limited_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def create_server(
-    app: AsyncApp,
-    *,
-    on_shutdown: Callable[[], Awaitable[None]] | None = None,
-) -> Starlette:
-    handler = AsyncSlackRequestHandler(app)
+async def slack_events(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        body = await _read_limited_body(request)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    if body is None:
+        return PlainTextResponse("request body too large", status_code=413)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return PlainTextResponse("request body is not UTF-8", status_code=400)
+    bolt_response = await runtime.app.async_dispatch(to_async_bolt_request(request, body))
+    return to_starlette_response(bolt_response)
 
-    async def slack_events(request: Request) -> Response:
-        try:
-            body = await _read_limited_body(request)
-        except ClientDisconnect:
-            return Response(status_code=400)
-        if body is None:
-            return PlainTextResponse("request body too large", status_code=413)
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return PlainTextResponse("request body is not UTF-8", status_code=400)
-        bolt_response = await handler.app.async_dispatch(to_async_bolt_request(request, body))
-        return to_starlette_response(bolt_response)
 
-    async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+async def healthz(_: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_server(build_runtime: RuntimeFactory) -> Starlette:
+    """The ASGI app; the runtime (store, clients, Bolt app) is built at start-up, closed at exit."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = await build_runtime()
+        app.state.runtime = runtime
         log.info("ready", path=EVENTS_PATH)
         try:
             yield
         finally:
-            if on_shutdown is not None:
-                await on_shutdown()
+            await runtime.aclose()
             log.info("stopped")
 
     return Starlette(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from bot.config import Settings
 from bot.devtools.servers import serve_in_thread
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState, create_sandbox_app
+from bot.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -24,10 +26,19 @@ def sandbox_server() -> Iterator[tuple[str, SandboxState]]:
 def sandbox(sandbox_server: tuple[str, SandboxState]) -> Iterator[SandboxState]:
     """The running sandbox's state, with faults and counters reset around each test."""
     _, state = sandbox_server
+    _wait_until_idle(state)  # requests a previous test abandoned must not count in this one
     state.reset()
     state.expire_tokens()
     yield state
     state.reset()
+
+
+def _wait_until_idle(state: SandboxState, timeout: float = 15.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while state.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -64,8 +75,11 @@ def fake_slack_overrides(slack: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_settings(sandbox_url: str) -> SettingsFactory:
-    return lambda **overrides: sandbox_settings(sandbox_url, **overrides)
+def make_settings(sandbox_url: str, tmp_path: Any) -> SettingsFactory:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    return lambda **overrides: sandbox_settings(
+        sandbox_url, **{"database_url": database_url, **overrides}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +114,7 @@ def start_bot(make_settings: SettingsFactory, fake_slack: Any) -> Iterator[Calla
 
 @pytest.fixture(scope="module")
 def start_bot_once(
-    sandbox_server: tuple[str, SandboxState], fake_slack_server: Any
+    sandbox_server: tuple[str, SandboxState], fake_slack_server: Any, tmp_path_factory: Any
 ) -> Iterator[Any]:
     """One bot for a whole module (property tests send many requests to it)."""
     from tests.slack_harness import running_bot
@@ -108,7 +122,59 @@ def start_bot_once(
     settings = sandbox_settings(
         sandbox_server[0],
         licensespring_products=["acme-desktop", "acme-cli"],
+        database_url=f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('bot') / 'bot.db'}",
         **fake_slack_overrides(fake_slack_server),
     )
     with running_bot(settings, fake_slack_server) as bot:
         yield bot
+
+
+# --- The store (bot/store): each store test runs on SQLite and on PostgreSQL ---------------
+
+POSTGRES_HINT = "set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+_postgres_unavailable: dict[str, str] = {}  # URL -> why it could not be used, per session
+
+
+async def _reset_postgres(url: str) -> str | None:
+    """Drop the bot's tables so each test starts on an empty database; None or why not."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.store import async_database_url
+    from bot.store.tables import metadata
+
+    if url in _postgres_unavailable:
+        return _postgres_unavailable[url]
+    engine = create_async_engine(async_database_url(url), connect_args={"timeout": 5})
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+    except (OSError, TimeoutError, SQLAlchemyError) as exc:
+        _postgres_unavailable[url] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+        return _postgres_unavailable[url]
+    finally:
+        await engine.dispose()
+    return None
+
+
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+async def store_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A DATABASE_URL with none of the bot's tables: a fresh SQLite file, or TEST_DATABASE_URL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not url:
+        pytest.skip(f"PostgreSQL not available: {POSTGRES_HINT}")
+    reason = await _reset_postgres(url)
+    if reason is not None:
+        pytest.skip(f"PostgreSQL not available ({reason}): {POSTGRES_HINT}")
+    return url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_url)
+    yield opened
+    await opened.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,12 +16,13 @@ from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.servers import serve_in_thread
 from bot.devtools.slack_requests import (
     block_action_body,
+    event_callback_body,
+    message_shortcut_body,
     post_signed_sync,
     slash_command_body,
 )
-from bot.licensespring.client import LicenseApiClient
+from bot.runtime import start_runtime
 from bot.server import create_server
-from bot.slack.app import build_web_client, create_app
 
 
 @dataclass
@@ -45,6 +48,73 @@ class RunningBot:
         )
         return post_signed_sync(self.http, self.events_url, body), response_url
 
+    def mention(
+        self,
+        text: str,
+        *,
+        event_id: str = "Ev1",
+        channel: str = "C111",
+        user: str = "U111",
+        ts: str = "1700000100.000100",
+        thread_ts: str | None = None,
+        retry_num: int | None = None,
+    ) -> httpx.Response:
+        event: dict[str, Any] = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@UBOT> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        extra = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        return post_signed_sync(
+            self.http,
+            self.events_url,
+            event_callback_body(event, event_id=event_id),
+            extra_headers=extra if retry_num else None,
+        )
+
+    def shortcut(
+        self,
+        text: str,
+        *,
+        ts: str = "1700000200.000100",
+        thread_ts: str | None = None,
+        **fields: Any,
+    ) -> tuple[httpx.Response, str]:
+        response_url = self.slack.new_response_url()
+        message: dict[str, Any] = {"type": "message", "text": text, "ts": ts, "user": "U999"}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        body = message_shortcut_body(
+            "lookup_license_users", message, response_url=response_url, **fields
+        )
+        return post_signed_sync(self.http, self.events_url, body), response_url
+
+    def submit_view(
+        self, view: dict[str, Any], *, user_id: str = "U111", **values: str
+    ) -> httpx.Response:
+        state = {
+            block: {action: {"type": "static_select", "selected_option": {"value": value}}}
+            for block, (action, value) in {
+                "product": ("product_choice", values.get("product", "")),
+            }.items()
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1", "domain": "test"},
+            "user": {"id": user_id, "username": "u", "name": "u", "team_id": "T1"},
+            "api_app_id": "A111",
+            "token": "verification-token",
+            "trigger_id": "123.456",
+            "view": {**view, "id": "V1", "state": {"values": state}},
+        }
+        body = "payload=" + urllib.parse.quote(json.dumps(payload))
+        return post_signed_sync(self.http, self.events_url, body)
+
     def final_response(self, response_url: str, count: int = 1) -> dict[str, Any]:
         rid = response_url.rsplit("/", 1)[1]
         return self.slack.wait_for_responses(count, response_id=rid, timeout=10)[-1].body
@@ -55,8 +125,6 @@ BotFactory = Callable[..., RunningBot]
 
 @contextmanager
 def running_bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
-    client = LicenseApiClient.from_settings(settings)
-    app = create_app(settings, licensespring=client, web_client=build_web_client(settings))
-    server = create_server(app, on_shutdown=client.aclose)
+    server = create_server(lambda: start_runtime(settings))
     with serve_in_thread(server) as url, httpx.Client(timeout=10) as http:
         yield RunningBot(url=url, slack=slack, http=http)

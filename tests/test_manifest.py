@@ -26,6 +26,14 @@ def test_slash_command_is_declared_escaped() -> None:
     assert commands[0]["usage_hint"]
 
 
+def test_shortcut_and_mention_event_are_declared() -> None:
+    from bot.slack.threads import SHORTCUT_CALLBACK_ID
+
+    shortcuts = manifest()["features"]["shortcuts"]
+    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", SHORTCUT_CALLBACK_ID)]
+    assert manifest()["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
+
+
 def test_socket_mode_and_interactivity_on() -> None:
     settings = manifest()["settings"]
     assert settings["socket_mode_enabled"] is True

@@ -100,6 +100,7 @@ class SandboxState:
         self._fault: Fault | None = None
         self._fault_failures_left: int | None = None
         self._lock = threading.Lock()
+        self.in_flight = 0  # requests being answered now (tests wait for 0 between cases)
         self.reset_counters()
 
     # --- data -------------------------------------------------------------------------
@@ -448,9 +449,15 @@ class _CountRequests:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
-            self.state.count_request(scope["path"])
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        self.state.count_request(scope["path"])
+        self.state.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.state.in_flight -= 1
 
 
 def create_sandbox_app(

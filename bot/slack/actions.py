@@ -1,4 +1,4 @@
-"""Buttons on lookup replies: paging, share in channel, show one product's users."""
+"""Buttons on lookup replies: paging, show users, share in channel, escalate."""
 
 from __future__ import annotations
 
@@ -7,10 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.lookup import new_reference
-from bot.slack.blocks import SummaryButtons, parse_button_value, render_notice, render_summary
-from bot.slack.replies import message_for_outcomes
+from bot.audit import Actor
+from bot.lookup import LookupOutcome, new_reference
+from bot.slack.blocks import (
+    Message,
+    SummaryButtons,
+    page_count,
+    parse_button_value,
+    render_notice,
+    render_summary,
+    render_user_page,
+)
+from bot.slack.replies import lookup_message
+from bot.slack.threads import CannotPost, post_in_thread
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -18,14 +30,23 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slack.actions")
 
 PAGE_ACTIONS = re.compile(r"^page_(prev|next)$")
-SHOW_USERS_ACTIONS = re.compile(r"^show_users_\d+$")
+SHOW_USERS_ACTIONS = re.compile(r"^show_users(_\d+)?$")
 STALE_BUTTON_TEXT = ":warning: That button is no longer valid. Run the command again."
+# An escalation thread carries at most this many pages of users (20 each); the rest is a note.
+MAX_ESCALATION_PAGES = 5
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
     actions = body.get("actions") or [{}]
     first = actions[0]
     return first if isinstance(first, dict) else {}
+
+
+def _actor(body: dict[str, Any]) -> Actor:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return Actor(str((body.get("user") or {}).get("id", "")), channel)
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -41,32 +62,66 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await share_in_channel(body, respond, services)
 
+    async def escalate(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await escalate_summary(body, respond, client, services)
+
     app.action(PAGE_ACTIONS)(page)
     app.action(SHOW_USERS_ACTIONS)(show_users)
     app.action("share_summary")(share)
+    app.action("escalate")(escalate)
+
+
+async def _lookup_from_button(
+    body: dict[str, Any], respond: AsyncRespond, services: Services, surface: str
+) -> tuple[LookupOutcome, int, str] | None:
+    """The button's lookup (usually a cache hit), or None after telling the user why not."""
+    try:
+        product, email, page = parse_button_value(str(_action(body).get("value", "")))
+    except ValueError:
+        await respond(text=STALE_BUTTON_TEXT, response_type="ephemeral", replace_original=False)
+        return None
+    reference = new_reference()
+    actor = _actor(body)
+    structlog.contextvars.bind_contextvars(
+        reference=reference, slack_user=actor.slack_user, channel=actor.channel
+    )
+    outcomes = await services.lookups.lookup(
+        (product,), email, surface=surface, reference=reference, actor=actor
+    )
+    return outcomes[0], page, reference
+
+
+async def _reply_failure(
+    outcome: LookupOutcome, respond: AsyncRespond, services: Services, reference: str
+) -> None:
+    failed = lookup_message(
+        [outcome],
+        email=outcome.email,
+        known_products=services.settings.licensespring_products,
+        reference=reference,
+        buttons=SummaryButtons(share=False),
+    )
+    await respond(
+        text=failed.text, blocks=failed.blocks, response_type="ephemeral", replace_original=False
+    )
 
 
 async def show_page(
     body: dict[str, Any], respond: AsyncRespond, services: Services, *, replace: bool
 ) -> None:
-    try:
-        product, email, page = parse_button_value(str(_action(body).get("value", "")))
-    except ValueError:
-        await respond(text=STALE_BUTTON_TEXT, response_type="ephemeral", replace_original=False)
+    found = await _lookup_from_button(body, respond, services, "button")
+    if found is None:
         return
-    reference = new_reference()
-    structlog.contextvars.bind_contextvars(
-        reference=reference, slack_user=(body.get("user") or {}).get("id")
-    )
-    outcomes = await services.lookups.lookup(
-        (product,), email, surface="button", reference=reference
-    )
-    message = message_for_outcomes(
-        outcomes,
-        email=email,
+    outcome, page, reference = found
+    message = lookup_message(
+        [outcome],
+        email=outcome.email,
         known_products=services.settings.licensespring_products,
         reference=reference,
-        buttons=SummaryButtons(share=True),
+        buttons=_private_buttons(services),
         page=page,
     )
     await respond(
@@ -77,36 +132,123 @@ async def show_page(
     )
 
 
+def _private_buttons(services: Services) -> SummaryButtons:
+    return SummaryButtons(share=True, escalate=bool(services.settings.escalation_channel_id))
+
+
 async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services: Services) -> None:
-    try:
-        product, email, _ = parse_button_value(str(_action(body).get("value", "")))
-    except ValueError:
-        await respond(text=STALE_BUTTON_TEXT, response_type="ephemeral", replace_original=False)
+    found = await _lookup_from_button(body, respond, services, "share")
+    if found is None:
         return
-    reference = new_reference()
-    user_id = (body.get("user") or {}).get("id", "")
-    outcome = await services.lookups.lookup_one(product, email)
+    outcome, _, reference = found
+    actor = _actor(body)
     if outcome.summary is None:
-        failed = message_for_outcomes(
-            [outcome],
-            email=email,
-            known_products=services.settings.licensespring_products,
-            reference=reference,
-            buttons=SummaryButtons(share=False),
-        )
-        await respond(text=failed.text, blocks=failed.blocks, replace_original=False)
+        await _reply_failure(outcome, respond, services, reference)
         return
     shared = render_summary(
         outcome.summary,
-        lookup_email=email,
+        lookup_email=outcome.email,
         include_users=False,
-        buttons=SummaryButtons(share=False),
+        buttons=SummaryButtons(share=False, show_users=True),
     )
-    note = render_notice(f"Shared by <@{user_id}>") if user_id.isalnum() else None
     await respond(
         text=shared.text,
-        blocks=shared.blocks + (note.blocks if note else []),
+        blocks=shared.blocks + _attribution(actor, "Shared by"),
         response_type="in_channel",
         replace_original=False,
     )
-    log.info("shared", reference=reference, product=product, customer=email, slack_user=user_id)
+    await services.auditor.record(
+        actor,
+        "share",
+        outcome="posted",
+        product=outcome.product,
+        customer_email=outcome.email,
+        reference=reference,
+    )
+
+
+def _attribution(actor: Actor, verb: str) -> list[dict[str, Any]]:
+    if not actor.slack_user.isalnum():
+        return []
+    where = f" from <#{actor.channel}>" if actor.channel and actor.channel.isalnum() else ""
+    return render_notice(f"{verb} <@{actor.slack_user}>{where}").blocks
+
+
+async def escalate_summary(
+    body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, services: Services
+) -> None:
+    channel = services.settings.escalation_channel_id
+    if not channel:
+        await respond(
+            text=":x: No escalation channel is configured (ESCALATION_CHANNEL_ID).",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    found = await _lookup_from_button(body, respond, services, "escalate")
+    if found is None:
+        return
+    outcome, _, reference = found
+    actor = _actor(body)
+    if outcome.summary is None:
+        await _reply_failure(outcome, respond, services, reference)
+        return
+    summary = outcome.summary
+    head = render_summary(
+        summary,
+        lookup_email=outcome.email,
+        include_users=False,
+        buttons=SummaryButtons(share=False, show_users=False),
+    )
+    head = Message(head.text, head.blocks + _attribution(actor, "Escalated by"))
+    try:
+        ts = await post_in_thread(client, channel, None, head)
+        for page in range(min(page_count(summary), MAX_ESCALATION_PAGES)):
+            if summary.users:
+                await post_in_thread(
+                    client,
+                    channel,
+                    ts,
+                    render_user_page(summary, lookup_email=outcome.email, page=page),
+                )
+        if page_count(summary) > MAX_ESCALATION_PAGES:
+            rest = summary.total - MAX_ESCALATION_PAGES * 20
+            note = render_notice(
+                f"…and {rest:,} more users. Page through them with `/license-users`."
+            )
+            await post_in_thread(client, channel, ts, note)
+    except CannotPost as refused:
+        await respond(text=refused.hint, response_type="ephemeral", replace_original=False)
+        await services.auditor.record(
+            actor,
+            "escalate",
+            outcome=refused.code,
+            product=outcome.product,
+            customer_email=outcome.email,
+            reference=reference,
+        )
+        return
+    link = await _permalink(client, channel, ts)
+    where = f"<{link}|the escalation>" if link else "the escalation channel"
+    await respond(
+        text=f":rotating_light: Escalated to <#{channel}>: see {where}.",
+        response_type="ephemeral",
+        replace_original=False,
+    )
+    await services.auditor.record(
+        actor,
+        "escalate",
+        outcome="posted",
+        product=outcome.product,
+        customer_email=outcome.email,
+        reference=reference,
+    )
+
+
+async def _permalink(client: AsyncWebClient, channel: str, ts: str) -> str | None:
+    try:
+        response = await client.chat_getPermalink(channel=channel, message_ts=ts)
+    except SlackApiError:
+        return None
+    link = response.get("permalink")
+    return str(link) if link else None

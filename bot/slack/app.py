@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -15,11 +19,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.audit import Auditor
 from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
-from bot.slack import actions, commands
+from bot.slack import actions, commands, threads
+from bot.slack.access import AccessPolicy, access_middleware
 from bot.slack.replies import INTERNAL_ERROR_TEXT
+from bot.store import Store
 
 log = structlog.get_logger("slack")
 
@@ -30,6 +37,8 @@ class Services:
 
     settings: Settings
     lookups: LookupService
+    auditor: Auditor
+    store: Store | None
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
@@ -54,6 +63,7 @@ def create_app(
     settings: Settings,
     *,
     licensespring: LicenseApiClient,
+    store: Store | None = None,
     web_client: AsyncWebClient | None = None,
 ) -> AsyncApp:
     client = web_client or build_web_client(settings)
@@ -67,11 +77,57 @@ def create_app(
         # Listeners run after ack(): the HTTP answer goes back to Slack first.
         process_before_response=False,
     )
-    services = Services(settings=settings, lookups=LookupService(licensespring))
+    auditor = Auditor(store)
+    services = Services(
+        settings=settings,
+        lookups=LookupService(licensespring, auditor),
+        auditor=auditor,
+        store=store,
+    )
+    if store is not None:
+        app.use(dedupe_middleware(store))
+    app.use(access_middleware(AccessPolicy(settings, client), auditor, client))
     commands.register(app, services)
     actions.register(app, services)
+    threads.register(app, services)
     app.error(_on_error)
     return app
+
+
+EVENT_ID_RETENTION = timedelta(hours=1)  # Slack retries within minutes; keep an hour
+EVENT_PURGE_EVERY_S = 300.0
+
+
+def dedupe_middleware(store: Store) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Process each Events API delivery once, across retries, processes and restarts."""
+    last_purge = [time.monotonic()]
+    background: set[asyncio.Task[None]] = set()
+
+    async def purge() -> None:
+        try:
+            removed = await store.purge_events(older_than=EVENT_ID_RETENTION)
+        except Exception as error:  # noqa: BLE001 - housekeeping; the next purge retries
+            log.warning("event_purge_failed", error=str(error))
+        else:
+            log.debug("events_purged", removed=removed)
+
+    async def middleware(
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and event_id:
+            if not await store.claim_event(event_id):
+                log.info("duplicate_event_ignored", event_id=event_id)
+                return BoltResponse(status=200, body="")
+            if time.monotonic() - last_purge[0] > EVENT_PURGE_EVERY_S:
+                last_purge[0] = time.monotonic()
+                task = asyncio.ensure_future(purge())
+                background.add(task)
+                task.add_done_callback(background.discard)
+        await next()
+        return None
+
+    return middleware
 
 
 async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:
@@ -91,6 +147,6 @@ async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> Bol
                 response_type="ephemeral",
                 replace_original=False,
             )
-        except Exception as respond_error:
+        except Exception as respond_error:  # noqa: BLE001 - already failing; never raise here
             log.warning("error_reply_failed", reference=reference, error=str(respond_error))
     return BoltResponse(status=200, body="")

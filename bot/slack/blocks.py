@@ -48,6 +48,7 @@ ACTION_PAGE_NEXT = "page_next"
 ACTION_SHARE = "share_summary"
 ACTION_ESCALATE = "escalate"
 ACTION_SHOW_USERS_PREFIX = "show_users_"
+ACTION_SHOW_USERS = "show_users"
 
 MISSING = "—"
 _EN_DASH = "\u2013"
@@ -90,6 +91,7 @@ class Message:
 class SummaryButtons:
     share: bool = True
     escalate: bool = False
+    show_users: bool = False  # for visible posts without the list: pages privately to the presser
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +280,17 @@ def render_summary(
     return Message(text=_summary_fallback(summary, lookup_email), blocks=blocks)
 
 
+def render_user_page(summary: Summary, *, lookup_email: str, page: int) -> Message:
+    """Only one page of the user list with its caption: thread replies under a summary."""
+    pages = page_count(summary)
+    page = min(max(page, 0), pages - 1)
+    blocks = [
+        *_user_sections(_page_users(summary, page)),
+        _context(_page_caption(summary, page, pages)),
+    ]
+    return Message(text=_summary_fallback(summary, lookup_email), blocks=blocks)
+
+
 def _identity_context(summary: Summary, lookup_email: str) -> Block:
     elements = [_customer_email(summary.customer, lookup_email) or MISSING]
     company = escape_within(summary.customer.company_name, _COMPANY_COST)
@@ -416,6 +429,8 @@ def _summary_actions(
         wanted.append(("Previous", ACTION_PAGE_PREV, page - 1))
     if navigate and page + 1 < pages:
         wanted.append(("Next", ACTION_PAGE_NEXT, page + 1))
+    if buttons.show_users and not navigate and summary.users:
+        wanted.append(("Show users", ACTION_SHOW_USERS, 0))
     if buttons.share:
         wanted.append(("Share in channel", ACTION_SHARE, page))
     if buttons.escalate:

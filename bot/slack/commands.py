@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.audit import Actor
 from bot.lookup import new_reference
 from bot.slack.blocks import SummaryButtons
 from bot.slack.mrkdwn import escape
@@ -18,7 +19,7 @@ from bot.slack.parsing import (
     parse_command,
     usage,
 )
-from bot.slack.replies import message_for_outcomes
+from bot.slack.replies import lookup_message
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -62,15 +63,16 @@ async def handle_command(
         slack_user=command.get("user_id"),
         channel=command.get("channel_id"),
     )
+    actor = Actor(str(command.get("user_id", "")), command.get("channel_id"))
     outcomes = await services.lookups.lookup(
-        parsed.products, parsed.email, surface="command", reference=reference
+        parsed.products, parsed.email, surface="command", reference=reference, actor=actor
     )
-    message = message_for_outcomes(
+    message = lookup_message(
         outcomes,
         email=parsed.email,
         known_products=products,
         reference=reference,
-        buttons=SummaryButtons(share=True),
+        buttons=SummaryButtons(share=True, escalate=bool(settings.escalation_channel_id)),
     )
     await respond(
         text=message.text,

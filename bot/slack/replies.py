@@ -68,7 +68,7 @@ INTERNAL_ERROR_TEXT = (
 )
 
 
-def message_for_outcomes(
+def lookup_message(
     outcomes: Sequence[LookupOutcome],
     *,
     email: str,
@@ -76,12 +76,19 @@ def message_for_outcomes(
     reference: str,
     buttons: SummaryButtons,
     page: int = 0,
+    include_users: bool = True,
 ) -> Message:
     """The reply to a lookup of one e-mail in one or several products."""
     if len(outcomes) == 1:
         outcome = outcomes[0]
         if outcome.summary is not None:
-            return render_summary(outcome.summary, lookup_email=email, page=page, buttons=buttons)
+            return render_summary(
+                outcome.summary,
+                lookup_email=email,
+                page=page,
+                buttons=buttons,
+                include_users=include_users,
+            )
         assert outcome.error is not None
         text = lookup_error_text(
             outcome.error, product=outcome.product, email=email, known_products=known_products

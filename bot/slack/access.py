@@ -1,0 +1,216 @@
+"""Access control as one Bolt middleware: who may use the bot, and where results may be posted.
+
+Checked on every request before any listener runs: slash commands, mentions, shortcuts, modal
+submissions and button presses (anyone who can see a message can press its buttons).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from slack_bolt import BoltResponse
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.audit import Actor, Auditor
+from bot.config import Settings
+
+log = structlog.get_logger("access")
+
+NOT_ALLOWED_TEXT = (
+    ":no_entry: You are not allowed to look up license users. "
+    "Ask whoever runs this bot to add you (ALLOWED_USER_IDS or ALLOWED_USERGROUP_IDS)."
+)
+CHANNEL_NOT_ALLOWED_TEXT = (
+    ":no_entry: License users may not be posted visibly in this channel. "
+    "Use `/license-users` for a private answer, or ask for the channel to be allowed "
+    "(ALLOWED_CHANNEL_IDS)."
+)
+GROUP_CACHE_TTL_S = 60.0
+# Button presses that post visibly in the channel they were pressed in.
+VISIBLE_ACTIONS = frozenset({"share_summary"})
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """What one Slack request wants, as far as access control is concerned."""
+
+    kind: str  # command | action | mention | shortcut | view
+    actor: Actor
+    posts_visibly_in: str | None  # channel where the result would be visible to others
+
+
+def describe_request(body: dict[str, Any]) -> AccessRequest | None:
+    """Pure: read the user, the channel and the visibility out of any Slack payload."""
+    if "command" in body:
+        return AccessRequest(
+            "command", Actor(str(body.get("user_id", "")), body.get("channel_id")), None
+        )
+    kind = body.get("type")
+    if kind == "block_actions":
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        action_ids = {a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)}
+        visible = channel if action_ids & VISIBLE_ACTIONS else None
+        return AccessRequest("action", Actor(_user_id(body), channel), visible)
+    if kind in {"message_action", "shortcut"}:
+        channel = (body.get("channel") or {}).get("id")
+        return AccessRequest("shortcut", Actor(_user_id(body), channel), channel)
+    if kind == "view_submission":
+        channel = _channel_from_metadata(body)
+        return AccessRequest("view", Actor(_user_id(body), channel), channel)
+    if kind == "event_callback":
+        event = body.get("event") or {}
+        if event.get("type") != "app_mention":
+            return None
+        channel = event.get("channel")
+        return AccessRequest("mention", Actor(str(event.get("user", "")), channel), channel)
+    return None
+
+
+def _user_id(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id", ""))
+
+
+def _channel_from_metadata(body: dict[str, Any]) -> str | None:
+    try:
+        metadata = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
+    except ValueError:
+        return None
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    return channel if isinstance(channel, str) else None
+
+
+class AccessPolicy:
+    """ALLOWED_USER_IDS / ALLOWED_USERGROUP_IDS / ALLOWED_CHANNEL_IDS; empty lists allow all."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: AsyncWebClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._users = frozenset(settings.allowed_user_ids)
+        self._groups = tuple(settings.allowed_usergroup_ids)
+        self._channels = frozenset(settings.allowed_channel_ids)
+        self._client = client
+        self._clock = clock
+        self._group_members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._group_lock = asyncio.Lock()
+
+    @property
+    def restricts_users(self) -> bool:
+        return bool(self._users or self._groups)
+
+    async def user_allowed(self, user_id: str) -> bool:
+        if not self.restricts_users or user_id in self._users:
+            return True
+        for group in self._groups:
+            if user_id in await self._members(group):
+                return True
+        return False
+
+    def channel_allowed(self, channel_id: str | None) -> bool:
+        return not self._channels or channel_id in self._channels
+
+    async def _members(self, group: str) -> frozenset[str]:
+        async with self._group_lock:
+            cached = self._group_members.get(group)
+            if cached is not None and self._clock() < cached[0]:
+                return cached[1]
+            try:
+                response = await self._client.usergroups_users_list(usergroup=group)
+                members = frozenset(str(u) for u in response.get("users") or [])
+            except SlackApiError as error:
+                # Fail closed: an unreadable group grants nobody access, but we do not cache it.
+                log.warning("usergroup_unreadable", usergroup=group, error=error.response["error"])
+                return frozenset()
+            self._group_members[group] = (self._clock() + GROUP_CACHE_TTL_S, members)
+            return members
+
+
+Next = Callable[[], Awaitable[None]]
+
+
+def access_middleware(
+    policy: AccessPolicy, auditor: Auditor, client: AsyncWebClient
+) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """A global Bolt middleware: refuse before any listener (and any License API call) runs."""
+    background: set[asyncio.Task[None]] = set()
+
+    async def middleware(
+        req: AsyncBoltRequest, body: dict[str, Any], next: Next
+    ) -> BoltResponse | None:
+        wanted = describe_request(body)
+        if wanted is None:
+            await next()
+            return None
+        if not await policy.user_allowed(wanted.actor.slack_user):
+            reason = "user_not_allowed"
+            text = NOT_ALLOWED_TEXT
+        elif wanted.posts_visibly_in is not None and not policy.channel_allowed(
+            wanted.posts_visibly_in
+        ):
+            reason = "channel_not_allowed"
+            text = CHANNEL_NOT_ALLOWED_TEXT
+        else:
+            await next()
+            return None
+        task = asyncio.ensure_future(_refuse_later(wanted, body, text, reason, auditor, client))
+        background.add(task)
+        task.add_done_callback(background.discard)
+        return _refusal_ack(wanted, text)
+
+    return middleware
+
+
+def _refusal_ack(wanted: AccessRequest, text: str) -> BoltResponse:
+    if wanted.kind == "command":
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": text}),
+            headers={"content-type": "application/json"},
+        )
+    if wanted.kind == "view":
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_action": "errors", "errors": {"product": text[:150]}}),
+            headers={"content-type": "application/json"},
+        )
+    return BoltResponse(status=200, body="")
+
+
+async def _refuse_later(
+    wanted: AccessRequest,
+    body: dict[str, Any],
+    text: str,
+    reason: str,
+    auditor: Auditor,
+    client: AsyncWebClient,
+) -> None:
+    await auditor.record(wanted.actor, "refused", outcome=reason, detail=wanted.kind)
+    try:
+        if wanted.kind in {"action", "shortcut"} and body.get("response_url"):
+            await AsyncWebhookClient(body["response_url"]).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
+        elif wanted.kind == "mention" and wanted.actor.channel:
+            event = body.get("event") or {}
+            await client.chat_postEphemeral(
+                channel=wanted.actor.channel,
+                user=wanted.actor.slack_user,
+                text=text,
+                thread_ts=event.get("thread_ts") or event.get("ts"),
+            )
+    except Exception as error:  # noqa: BLE001 - the refusal is best effort; the audit row is kept
+        log.warning("refusal_not_delivered", kind=wanted.kind, error=str(error))

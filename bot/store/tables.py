@@ -1,0 +1,121 @@
+"""The schema: SQLAlchemy Core tables, portable between SQLite and PostgreSQL.
+
+Times are stored as UTC. SQLite keeps no offset, so `UTCDateTime` converts aware datetimes
+to UTC on the way in and marks what it reads back as UTC; naive datetimes are refused.
+Nothing in these tables is a password or any other secret: keep it that way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """`DateTime(timezone=True)` that only takes aware datetimes and always returns UTC ones."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given: use an aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):  # pragma: no cover - drivers return datetimes
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "received_at"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigIntId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("slack_user", sa.Text, nullable=False),
+    sa.Column("channel", sa.Text, nullable=True),
+    # lookup, share, escalate, thread_reply, refused, watch, unwatch, alert, ...
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("product", sa.Text, nullable=True),
+    sa.Column("customer_email", sa.Text, nullable=True),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("reference", sa.Text, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index(None, "at"),
+)
+
+watches = sa.Table(
+    "watches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("product", sa.Text, nullable=False),
+    # Stored lower-cased, so the unique constraint treats addresses case-insensitively.
+    sa.Column("customer_email", sa.Text, nullable=False),
+    sa.Column("channel_id", sa.Text, nullable=False),
+    sa.Column("threshold_pct", sa.Integer, nullable=False, server_default=sa.text("90")),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("paused_reason", sa.Text, nullable=True),
+    sa.Column("snoozed_until", UTCDateTime, nullable=True),
+    sa.Column("last_checked_at", UTCDateTime, nullable=True),
+    sa.Column("last_outcome", sa.Text, nullable=True),
+    sa.Column("last_snapshot", sa.JSON, nullable=True),
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("next_check_at", UTCDateTime, nullable=True),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("product", "customer_email", "channel_id"),
+    sa.Index(None, "next_check_at"),
+)
+
+sent_alerts = sa.Table(
+    "sent_alerts",
+    metadata,
+    sa.Column(
+        "watch_id",
+        sa.Integer,
+        sa.ForeignKey("watches.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("alert_key", sa.Text, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Column("message_ts", sa.Text, nullable=True),
+    sa.PrimaryKeyConstraint("watch_id", "alert_key"),
+)
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    # One row per applied version; the schema's version is the largest.
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+)
