@@ -16,8 +16,12 @@ from bot.licensespring.client import LicenseApiClient
 from bot.server import create_server
 from bot.slack.app import build_web_client, create_app
 from bot.store import Store, redact_url
+from bot.tasks import TaskTracker
 
 log = structlog.get_logger("runtime")
+
+# In-flight lookups get this long to deliver their replies after SIGTERM.
+DRAIN_TIMEOUT_S = 15.0
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -35,8 +39,11 @@ class Runtime:
     app: AsyncApp
     licensespring: LicenseApiClient
     store: Store
+    tasks: TaskTracker
 
     async def aclose(self) -> None:
+        """Let in-flight replies finish (bounded), then close clients and the store."""
+        await self.tasks.drain(DRAIN_TIMEOUT_S)
         await self.licensespring.aclose()
         await self.store.close()
 
@@ -49,13 +56,17 @@ async def start_runtime(settings: Settings, *, web_client: AsyncWebClient | None
         raise ConfigError(f"configuration error: {error}") from None
     log.info("store_open", url=redact_url(settings.database_url), dialect=store.dialect)
     licensespring = LicenseApiClient.from_settings(settings)
+    tasks = TaskTracker()
     app = create_app(
         settings,
         licensespring=licensespring,
         store=store,
         web_client=web_client or build_web_client(settings),
+        tasks=tasks,
     )
-    return Runtime(settings=settings, app=app, licensespring=licensespring, store=store)
+    return Runtime(
+        settings=settings, app=app, licensespring=licensespring, store=store, tasks=tasks
+    )
 
 
 def build_http_app(settings: Settings) -> Starlette:

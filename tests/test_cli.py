@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.servers import free_port
+from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 
@@ -177,63 +185,98 @@ def test_no_arguments_and_no_credentials_runs_the_demo(tmp_path: Path) -> None:
     assert "Demo finished" in result.stdout
 
 
-def test_serve_answers_signed_commands_and_stops_cleanly(
-    sandbox_env: dict[str, str], sandbox: SandboxState, fake_slack: object, tmp_path: Path
-) -> None:
-    import signal
-    import time
-
-    import httpx
-
-    from bot.devtools.fake_slack import FakeSlack
-    from bot.devtools.servers import free_port
-    from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
-
-    assert isinstance(fake_slack, FakeSlack)
+@contextmanager
+def serve_process(env: dict[str, str], cwd: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -m bot serve` as a real process, healthy before the block starts."""
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSESPRING_"))},
-        **sandbox_env,
-        "SLACK_BOT_TOKEN": fake_slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.api_url,
-        "LOG_FORMAT": "json",
+    base_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSESPRING_"))
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
+        env={**base_env, "LOG_FORMAT": "json", **env},
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
-        with httpx.Client(timeout=5) as http:
-            while True:
-                try:
-                    if http.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "serve did not become healthy"
-                time.sleep(0.05)
-            response_url = fake_slack.new_response_url()
-            body = slash_command_body(f"acme-desktop {seed.TYPICAL}", response_url=response_url)
-            ack = post_signed_sync(http, f"{base}/slack/events", body)
-            assert ack.status_code == 200
-            rid = response_url.rsplit("/", 1)[1]
-            answer = fake_slack.wait_for_responses(1, response_id=rid, timeout=10)[-1].body
-            assert "8 users" in answer["text"]
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "serve did not become healthy"
+            time.sleep(0.05)
+        yield process, base
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=30)
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def slack_env(fake_slack: FakeSlack, sandbox_env: dict[str, str]) -> dict[str, str]:
+    return {
+        **sandbox_env,
+        "SLACK_BOT_TOKEN": fake_slack.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+
+
+def stop(process: subprocess.Popen[str]) -> list[dict[str, object]]:
+    """SIGTERM, wait, and return the JSON log events the process wrote."""
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
     # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells what stopped it.
     assert process.returncode in (0, -signal.SIGTERM), stderr
-    events = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+def test_serve_answers_signed_commands_and_stops_cleanly(
+    sandbox_env: dict[str, str], sandbox: SandboxState, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    with serve_process(slack_env(fake_slack, sandbox_env), tmp_path) as (process, base):
+        response_url = fake_slack.new_response_url()
+        body = slash_command_body(f"acme-desktop {seed.TYPICAL}", response_url=response_url)
+        ack = post_signed_sync(httpx.Client(), f"{base}/slack/events", body)
+        assert ack.status_code == 200
+        rid = response_url.rsplit("/", 1)[1]
+        answer = fake_slack.wait_for_responses(1, response_id=rid, timeout=10)[-1].body
+        assert "8 users" in answer["text"]
+        events = stop(process)
     names = [e.get("event") for e in events]
     assert "lookup" in names
     assert "stopped" in names
-    assert fake_slack.bot_token not in stderr
-    assert SIGNING_SECRET not in stderr
+    dumped = json.dumps(events)
+    assert fake_slack.bot_token not in dumped
+    assert SIGNING_SECRET not in dumped
+
+
+def test_sigterm_with_lookups_in_flight_still_delivers_replies(
+    sandbox_env: dict[str, str], sandbox: SandboxState, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    sandbox.set_fault(latency_ms=1500)
+    with serve_process(slack_env(fake_slack, sandbox_env), tmp_path) as (process, base):
+        urls = []
+        with httpx.Client() as http:
+            for email in (seed.TYPICAL, seed.AT_LIMIT, seed.EMPTY):
+                response_url = fake_slack.new_response_url()
+                body = slash_command_body(f"acme-desktop {email}", response_url=response_url)
+                assert post_signed_sync(http, f"{base}/slack/events", body).status_code == 200
+                urls.append(response_url.rsplit("/", 1)[1])
+        started = time.monotonic()
+        events = stop(process)  # while the three lookups wait on the License API
+        elapsed = time.monotonic() - started
+    for rid in urls:
+        assert fake_slack.responses(rid), f"an in-flight reply was lost at shutdown: {events}"
+    assert "users" in fake_slack.responses(urls[0])[-1].body["text"]
+    assert elapsed < 15
+    names = [e.get("event") for e in events]
+    assert "draining" in names
+    assert "drain_timeout" not in names
+    assert names.index("draining") < names.index("stopped")

@@ -22,6 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor, Auditor
 from bot.config import Settings
+from bot.tasks import TaskTracker
 
 log = structlog.get_logger("access")
 
@@ -143,10 +144,9 @@ Next = Callable[[], Awaitable[None]]
 
 
 def access_middleware(
-    policy: AccessPolicy, auditor: Auditor, client: AsyncWebClient
+    policy: AccessPolicy, auditor: Auditor, client: AsyncWebClient, tasks: TaskTracker
 ) -> Callable[..., Awaitable[BoltResponse | None]]:
     """A global Bolt middleware: refuse before any listener (and any License API call) runs."""
-    background: set[asyncio.Task[None]] = set()
 
     async def middleware(
         req: AsyncBoltRequest, body: dict[str, Any], next: Next
@@ -166,9 +166,7 @@ def access_middleware(
         else:
             await next()
             return None
-        task = asyncio.ensure_future(_refuse_later(wanted, body, text, reason, auditor, client))
-        background.add(task)
-        task.add_done_callback(background.discard)
+        tasks.spawn(_refuse_later(wanted, body, text, reason, auditor, client), name="refusal")
         return _refusal_ack(wanted, text)
 
     return middleware

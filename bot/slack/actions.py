@@ -68,10 +68,11 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await escalate_summary(body, respond, client, services)
 
-    app.action(PAGE_ACTIONS)(page)
-    app.action(SHOW_USERS_ACTIONS)(show_users)
-    app.action("share_summary")(share)
-    app.action("escalate")(escalate)
+    tracked = services.tasks.listener
+    app.action(PAGE_ACTIONS)(tracked(page))
+    app.action(SHOW_USERS_ACTIONS)(tracked(show_users))
+    app.action("share_summary")(tracked(share))
+    app.action("escalate")(tracked(escalate))
 
 
 async def _lookup_from_button(

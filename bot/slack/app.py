@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +26,7 @@ from bot.slack import actions, commands, threads
 from bot.slack.access import AccessPolicy, access_middleware
 from bot.slack.replies import INTERNAL_ERROR_TEXT
 from bot.store import Store
+from bot.tasks import TaskTracker
 
 log = structlog.get_logger("slack")
 
@@ -39,6 +39,7 @@ class Services:
     lookups: LookupService
     auditor: Auditor
     store: Store | None
+    tasks: TaskTracker
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
@@ -65,6 +66,7 @@ def create_app(
     licensespring: LicenseApiClient,
     store: Store | None = None,
     web_client: AsyncWebClient | None = None,
+    tasks: TaskTracker | None = None,
 ) -> AsyncApp:
     client = web_client or build_web_client(settings)
     signing_secret = (
@@ -83,10 +85,11 @@ def create_app(
         lookups=LookupService(licensespring, auditor),
         auditor=auditor,
         store=store,
+        tasks=tasks if tasks is not None else TaskTracker(),
     )
     if store is not None:
-        app.use(dedupe_middleware(store))
-    app.use(access_middleware(AccessPolicy(settings, client), auditor, client))
+        app.use(dedupe_middleware(store, services.tasks))
+    app.use(access_middleware(AccessPolicy(settings, client), auditor, client, services.tasks))
     commands.register(app, services)
     actions.register(app, services)
     threads.register(app, services)
@@ -98,10 +101,11 @@ EVENT_ID_RETENTION = timedelta(hours=1)  # Slack retries within minutes; keep an
 EVENT_PURGE_EVERY_S = 300.0
 
 
-def dedupe_middleware(store: Store) -> Callable[..., Awaitable[BoltResponse | None]]:
+def dedupe_middleware(
+    store: Store, tasks: TaskTracker
+) -> Callable[..., Awaitable[BoltResponse | None]]:
     """Process each Events API delivery once, across retries, processes and restarts."""
     last_purge = [time.monotonic()]
-    background: set[asyncio.Task[None]] = set()
 
     async def purge() -> None:
         try:
@@ -121,9 +125,7 @@ def dedupe_middleware(store: Store) -> Callable[..., Awaitable[BoltResponse | No
                 return BoltResponse(status=200, body="")
             if time.monotonic() - last_purge[0] > EVENT_PURGE_EVERY_S:
                 last_purge[0] = time.monotonic()
-                task = asyncio.ensure_future(purge())
-                background.add(task)
-                task.add_done_callback(background.discard)
+                tasks.spawn(purge(), name="purge_events")
         await next()
         return None
 

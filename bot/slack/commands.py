@@ -31,7 +31,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def license_users(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await handle_command(ack, command, respond, services)
 
-    app.command(COMMAND)(license_users)
+    app.command(COMMAND)(services.tasks.listener(license_users))
 
 
 async def handle_command(

@@ -96,9 +96,10 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await handle_product_chosen(view, body, client, services)
 
-    app.event("app_mention")(on_mention)
-    app.shortcut(SHORTCUT_CALLBACK_ID)(on_shortcut)
-    app.view(PRODUCT_MODAL_CALLBACK_ID)(on_product_chosen)
+    tracked = services.tasks.listener
+    app.event("app_mention")(tracked(on_mention))
+    app.shortcut(SHORTCUT_CALLBACK_ID)(tracked(on_shortcut))
+    app.view(PRODUCT_MODAL_CALLBACK_ID)(tracked(on_product_chosen))
 
 
 async def handle_mention(event: dict[str, Any], client: AsyncWebClient, services: Services) -> None:
