@@ -225,7 +225,13 @@ async def test_schema_foreign_keys_and_unique_watch(store: Store) -> None:
         result = await conn.execute(sa.insert(watches).values(watch).returning(watches.c.id))
         watch_id = result.scalar_one()
         await conn.execute(
-            sa.insert(sent_alerts).values(watch_id=watch_id, alert_key="k1", sent_at=T0)
+            sa.insert(sent_alerts).values(
+                watch_id=watch_id,
+                alert_key="k1",
+                created_at=T0,
+                channel_id="C1",
+                payload={"text": "x"},
+            )
         )
         row = (await conn.execute(sa.select(watches).where(watches.c.id == watch_id))).one()
         assert row.threshold_pct == 90

@@ -21,6 +21,7 @@ from bot.store.migrations import SQLITE_READ_ONLY, configure_sqlite_engine
 from bot.store.migrations import migrate as run_migrations
 from bot.store.tables import audit_log, processed_events
 from bot.store.urls import async_database_url, redact_url
+from bot.store.watches import WatchRepository
 
 log = structlog.get_logger("store")
 
@@ -63,6 +64,7 @@ class Store:
         self._reader = engine.execution_options(**{SQLITE_READ_ONLY: True})
         self.dialect: str = engine.dialect.name
         self._closed = False
+        self.watches = WatchRepository(engine, self._reader)
         self.ping_timeout: float = PING_TIMEOUT
 
     @classmethod

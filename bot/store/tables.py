@@ -90,7 +90,10 @@ watches = sa.Table(
     sa.Column("last_checked_at", UTCDateTime, nullable=True),
     sa.Column("last_outcome", sa.Text, nullable=True),
     sa.Column("last_snapshot", sa.JSON, nullable=True),
+    # Bumped with every stored snapshot; alert keys carry it, so each transition alerts once.
+    sa.Column("snapshot_seq", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("consecutive_failures", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("failure_alerted", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("next_check_at", UTCDateTime, nullable=True),
     sa.Column("lease_owner", sa.Text, nullable=True),
     sa.Column("lease_until", UTCDateTime, nullable=True),
@@ -98,6 +101,9 @@ watches = sa.Table(
     sa.Index(None, "next_check_at"),
 )
 
+# The alert outbox and exactly-once ledger: a row is written in the same transaction as the
+# snapshot that caused it (so a crash cannot lose it) and its key is unique per watch (so no
+# worker can write it twice); delivery marks it sent.
 sent_alerts = sa.Table(
     "sent_alerts",
     metadata,
@@ -108,9 +114,16 @@ sent_alerts = sa.Table(
         nullable=False,
     ),
     sa.Column("alert_key", sa.Text, nullable=False),
-    sa.Column("sent_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("channel_id", sa.Text, nullable=False),
+    # pending -> sent | suppressed (snoozed) | failed (the channel refused it)
+    sa.Column("status", sa.Text, nullable=False, server_default=sa.text("'pending'")),
+    sa.Column("payload", sa.JSON, nullable=False),  # {"text": ..., "blocks": [...]}
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
     sa.Column("message_ts", sa.Text, nullable=True),
     sa.PrimaryKeyConstraint("watch_id", "alert_key"),
+    sa.Index(None, "status"),
 )
 
 schema_version = sa.Table(
