@@ -20,6 +20,7 @@ EXIT_OK = 0
 EXIT_LOOKUP_FAILED = 1
 EXIT_USAGE = 2
 
+WITH_WORKER_HELP = "also run the alert poller in this process (single-process deployments)"
 SANDBOX_HINT = (
     "start the sandbox with `python -m bot sandbox --port 8181` and use the settings it prints"
 )
@@ -43,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run in HTTP mode (production)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server's job
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
-    commands.add_parser("socket", help="run in Socket Mode (development)")
+    serve.add_argument("--with-worker", action="store_true", help=WITH_WORKER_HELP)
+    socket = commands.add_parser("socket", help="run in Socket Mode (development)")
+    socket.add_argument("--with-worker", action="store_true", help=WITH_WORKER_HELP)
+    commands.add_parser("worker", help="run the channel-alert poller")
     commands.add_parser("demo", help="watch the bot answer sample commands against the sandbox")
 
     audit = commands.add_parser("audit", help="print the audit log")
@@ -155,12 +159,18 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.runtime import serve
 
         port = getattr(args, "port", None) or settings.port
-        serve(settings, getattr(args, "host", "0.0.0.0"), port)  # noqa: S104
+        host = getattr(args, "host", "0.0.0.0")  # noqa: S104
+        serve(settings, host, port, with_worker=getattr(args, "with_worker", False))
         return EXIT_OK
     if command == "socket":
         from bot.runtime import socket
 
-        socket(settings)
+        socket(settings, with_worker=getattr(args, "with_worker", False))
+        return EXIT_OK
+    if command == "worker":
+        from bot.runtime import worker
+
+        worker(settings)
         return EXIT_OK
     if command == "demo":
         from bot.demo import run_demo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from dataclasses import dataclass
 
 import structlog
@@ -11,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 
+from bot.alerts.poller import Poller, PollerOptions
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.server import create_server
@@ -40,15 +42,34 @@ class Runtime:
     licensespring: LicenseApiClient
     store: Store
     tasks: TaskTracker
+    poller_stop: asyncio.Event | None = None
 
     async def aclose(self) -> None:
-        """Let in-flight replies finish (bounded), then close clients and the store."""
+        """Stop the poller after its batch, let in-flight replies finish, then close."""
+        if self.poller_stop is not None:
+            self.poller_stop.set()
         await self.tasks.drain(DRAIN_TIMEOUT_S)
         await self.licensespring.aclose()
         await self.store.close()
 
+    def start_poller(self) -> None:
+        """Run the alert poller inside this process (single-process deployments)."""
+        self.poller_stop = asyncio.Event()
+        poller = build_poller(self.settings, self.store, self.licensespring, self.app.client)
+        self.tasks.spawn(poller.run_forever(self.poller_stop), name="alert_poller")
 
-async def start_runtime(settings: Settings, *, web_client: AsyncWebClient | None = None) -> Runtime:
+
+def build_poller(
+    settings: Settings, store: Store, licensespring: LicenseApiClient, slack: AsyncWebClient
+) -> Poller:
+    return Poller(
+        store, licensespring, slack, PollerOptions(interval_s=settings.alert_poll_interval)
+    )
+
+
+async def start_runtime(
+    settings: Settings, *, web_client: AsyncWebClient | None = None, with_worker: bool = False
+) -> Runtime:
     """Open the store (migrating it), the License API client, and build the Bolt app."""
     try:
         store = await Store.open(settings.database_url)
@@ -64,13 +85,16 @@ async def start_runtime(settings: Settings, *, web_client: AsyncWebClient | None
         web_client=web_client or build_web_client(settings),
         tasks=tasks,
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings, app=app, licensespring=licensespring, store=store, tasks=tasks
     )
+    if with_worker:
+        runtime.start_poller()
+    return runtime
 
 
-def build_http_app(settings: Settings) -> Starlette:
-    return create_server(lambda: start_runtime(settings))
+def build_http_app(settings: Settings, *, with_worker: bool = False) -> Starlette:
+    return create_server(lambda: start_runtime(settings, with_worker=with_worker))
 
 
 def warn_if_no_licensespring(settings: Settings) -> None:
@@ -82,11 +106,11 @@ def warn_if_no_licensespring(settings: Settings) -> None:
         )
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, *, with_worker: bool = False) -> None:
     require(settings, "slack_bot_token", "slack_signing_secret")
     warn_if_no_licensespring(settings)
     uvicorn.run(
-        build_http_app(settings),
+        build_http_app(settings, with_worker=with_worker),
         host=host,
         port=port,
         log_config=None,  # our structlog set-up already owns the root logger
@@ -96,17 +120,17 @@ def serve(settings: Settings, host: str, port: int) -> None:
     )
 
 
-def socket(settings: Settings) -> None:
+def socket(settings: Settings, *, with_worker: bool = False) -> None:
     require(settings, "slack_bot_token", "slack_app_token")
     warn_if_no_licensespring(settings)
-    asyncio.run(_socket_main(settings))
+    asyncio.run(_socket_main(settings, with_worker=with_worker))
 
 
-async def _socket_main(settings: Settings) -> None:
+async def _socket_main(settings: Settings, *, with_worker: bool) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     assert settings.slack_app_token is not None
-    runtime = await start_runtime(settings)
+    runtime = await start_runtime(settings, with_worker=with_worker)
     handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
     try:
         log.info("socket_mode_starting")
@@ -114,3 +138,29 @@ async def _socket_main(settings: Settings) -> None:
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await runtime.aclose()
+
+
+def worker(settings: Settings) -> None:
+    require(settings, "slack_bot_token")
+    warn_if_no_licensespring(settings)
+    asyncio.run(_worker_main(settings))
+
+
+async def _worker_main(settings: Settings) -> None:
+    """The alert poller alone: stops after the batch in progress on SIGTERM or Ctrl-C."""
+    try:
+        store = await Store.open(settings.database_url)
+    except ValueError as error:
+        raise ConfigError(f"configuration error: {error}") from None
+    licensespring = LicenseApiClient.from_settings(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await build_poller(settings, store, licensespring, build_web_client(settings)).run_forever(
+            stop
+        )
+    finally:
+        await licensespring.aclose()
+        await store.close()

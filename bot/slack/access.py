@@ -22,6 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor, Auditor
 from bot.config import Settings
+from bot.slack.parsing import WatchRequest, parse_command
 from bot.tasks import TaskTracker
 
 log = structlog.get_logger("access")
@@ -52,9 +53,11 @@ class AccessRequest:
 def describe_request(body: dict[str, Any]) -> AccessRequest | None:
     """Pure: read the user, the channel and the visibility out of any Slack payload."""
     if "command" in body:
-        return AccessRequest(
-            "command", Actor(str(body.get("user_id", "")), body.get("channel_id")), None
-        )
+        channel = body.get("channel_id")
+        # A watch posts alerts visibly in its target channel.
+        parsed = parse_command(str(body.get("text") or ""))
+        visible = (parsed.channel or channel) if isinstance(parsed, WatchRequest) else None
+        return AccessRequest("command", Actor(str(body.get("user_id", "")), channel), visible)
     kind = body.get("type")
     if kind == "block_actions":
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(

@@ -22,7 +22,7 @@ from bot.audit import Auditor
 from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
-from bot.slack import actions, commands, threads
+from bot.slack import actions, commands, threads, watching
 from bot.slack.access import AccessPolicy, access_middleware
 from bot.slack.replies import INTERNAL_ERROR_TEXT
 from bot.store import Store
@@ -93,6 +93,7 @@ def create_app(
     commands.register(app, services)
     actions.register(app, services)
     threads.register(app, services)
+    watching.register(app, services)
     app.error(_on_error)
     return app
 

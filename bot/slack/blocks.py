@@ -133,7 +133,8 @@ def parse_button_value(value: str) -> tuple[str, str, int]:
     return product, email, page
 
 
-def _affordable_button_value(product: str, email: str, page: int) -> str | None:
+def affordable_button_value(product: str, email: str, page: int) -> str | None:
+    """`button_value(...)`, or None when it is invalid or its cost exceeds BUTTON_VALUE_BUDGET."""
     try:
         value = button_value(product, email, page)
     except ValueError:
@@ -142,33 +143,35 @@ def _affordable_button_value(product: str, email: str, page: int) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Block Kit building blocks
+# Block Kit building blocks (public: other renderers, e.g. bot.alerts.messages, build on them).
+# They bound lengths by truncating; escaping outside text is the caller's job.
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _plain(text: str) -> dict[str, Any]:
+def plain_text(text: str) -> dict[str, Any]:
+    """A plain_text object; the caller bounds its length."""
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def _header(text: str) -> Block:
-    return {"type": "header", "text": _plain(truncate(text, MAX_HEADER_TEXT_CHARS))}
+def header_block(text: str) -> Block:
+    return {"type": "header", "text": plain_text(truncate(text, MAX_HEADER_TEXT_CHARS))}
 
 
-def _section(text: str) -> Block:
+def section_block(text: str) -> Block:
     return {"type": "section", "text": _mrkdwn(truncate(text, MAX_SECTION_TEXT_CHARS))}
 
 
-def _fields_section(fields: Sequence[str]) -> Block:
+def fields_block(fields: Sequence[str]) -> Block:
     return {
         "type": "section",
         "fields": [_mrkdwn(truncate(field, MAX_FIELD_TEXT_CHARS)) for field in fields],
     }
 
 
-def _context(*texts: str) -> Block:
+def context_block(*texts: str) -> Block:
     return {"type": "context", "elements": [_mrkdwn(text) for text in texts]}
 
 
@@ -176,10 +179,10 @@ def _divider() -> Block:
     return {"type": "divider"}
 
 
-def _button(text: str, action_id: str, value: str) -> dict[str, Any]:
+def button_element(text: str, action_id: str, value: str) -> dict[str, Any]:
     return {
         "type": "button",
-        "text": _plain(truncate(text, MAX_BUTTON_TEXT_CHARS)),
+        "text": plain_text(truncate(text, MAX_BUTTON_TEXT_CHARS)),
         "action_id": action_id,
         "value": value,
     }
@@ -189,7 +192,8 @@ def _button(text: str, action_id: str, value: str) -> dict[str, Any]:
 # Small text pieces
 
 
-def _number(value: int) -> str:
+def format_number(value: int) -> str:
+    """`1,234`, cut to a bounded length."""
     return truncate(f"{value:,}", _NUMBER_CHARS)
 
 
@@ -197,8 +201,9 @@ def _identifier(value: int | None) -> str:
     return MISSING if value is None else truncate(str(value), _ID_CHARS)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{_number(count)} {word if count == 1 else word + 's'}"
+def plural(count: int, word: str) -> str:
+    """`1 user`, `2 users`."""
+    return f"{format_number(count)} {word if count == 1 else word + 's'}"
 
 
 def _bar(used: int, maximum: int, width: int) -> str:
@@ -259,14 +264,14 @@ def render_summary(
     page = min(max(page, 0), pages - 1)
     show_users = include_users and bool(summary.users)
     blocks = [
-        _header(_customer_title(summary.customer, lookup_email)),
+        header_block(_customer_title(summary.customer, lookup_email)),
         _identity_context(summary, lookup_email),
         _overview_block(summary),
     ]
     if show_users:
         blocks.append(_divider())
         blocks.extend(_user_sections(_page_users(summary, page)))
-        blocks.append(_context(_page_caption(summary, page, pages)))
+        blocks.append(context_block(_page_caption(summary, page, pages)))
     actions = _summary_actions(
         summary,
         lookup_email=lookup_email,
@@ -286,7 +291,7 @@ def render_user_page(summary: Summary, *, lookup_email: str, page: int) -> Messa
     page = min(max(page, 0), pages - 1)
     blocks = [
         *_user_sections(_page_users(summary, page)),
-        _context(_page_caption(summary, page, pages)),
+        context_block(_page_caption(summary, page, pages)),
     ]
     return Message(text=_summary_fallback(summary, lookup_email), blocks=blocks)
 
@@ -297,19 +302,21 @@ def _identity_context(summary: Summary, lookup_email: str) -> Block:
     if company:
         elements.append(f"Company: {company}")
     elements.append(f"Product: *{_product(summary.product)}*")
-    return _context(*elements)
+    return context_block(*elements)
 
 
 def _overview_block(summary: Summary) -> Block:
     if summary.total == 0:
-        return _section(f"No license users for this customer in *{_product(summary.product)}*.")
+        return section_block(
+            f"No license users for this customer in *{_product(summary.product)}*."
+        )
     at_limit = len(summary.at_limit)
     on_initial_password = len(summary.on_initial_password)
-    return _fields_section(
+    return fields_block(
         [
-            f"*Users*\n{_number(summary.total)}",
-            f"*Active*\n{_number(summary.active)}",
-            f"*Inactive*\n{_number(summary.inactive)}",
+            f"*Users*\n{format_number(summary.total)}",
+            f"*Active*\n{format_number(summary.active)}",
+            f"*Inactive*\n{format_number(summary.inactive)}",
             f"*Activations*\n{_activations_overview(summary)}",
             f"*At activation limit*\n{_flagged(at_limit, Concern.AT_LIMIT)}",
             f"*On initial password*\n{_flagged(on_initial_password, Concern.INITIAL_PASSWORD)}",
@@ -318,7 +325,7 @@ def _overview_block(summary: Summary) -> Block:
 
 
 def _flagged(count: int, concern: Concern) -> str:
-    return f"{_MARKERS[concern]} {_number(count)}" if count else "0"
+    return f"{_MARKERS[concern]} {format_number(count)}" if count else "0"
 
 
 def _activations_overview(summary: Summary) -> str:
@@ -326,13 +333,14 @@ def _activations_overview(summary: Summary) -> str:
     if summary.active == 0:
         return f"{MISSING} (no active users)"
     if maximum <= 0:
-        return f"{_number(used)} used, maximum unknown"
+        return f"{format_number(used)} used, maximum unknown"
+    percent = format_number(_percent(used, maximum))
     lines = [
-        f"{_number(used)} / {_number(maximum)} ({_number(_percent(used, maximum))}%)",
+        f"{format_number(used)} / {format_number(maximum)} ({percent}%)",
         _bar(used, maximum, _SUMMARY_BAR_WIDTH),
     ]
     if summary.users_without_max:
-        lines.append(f"{_plural(summary.users_without_max, 'active user')} without a maximum")
+        lines.append(f"{plural(summary.users_without_max, 'active user')} without a maximum")
     return "\n".join(lines)
 
 
@@ -349,12 +357,12 @@ def _user_sections(users: Sequence[LicenseUser]) -> Iterator[Block]:
         line = _user_line(user)
         line_cost = text_cost(line)
         if lines and cost + 1 + line_cost > MAX_SECTION_TEXT_CHARS:
-            yield _section("\n".join(lines))
+            yield section_block("\n".join(lines))
             lines, cost = [], 0
         cost += line_cost + (1 if lines else 0)
         lines.append(line)
     if lines:
-        yield _section("\n".join(lines))
+        yield section_block("\n".join(lines))
 
 
 def _user_line(user: LicenseUser) -> str:
@@ -388,8 +396,8 @@ def _user_activations(user: LicenseUser) -> str:
     used, maximum = user.total_activations, user.max_activations
     if used is None and maximum is None:
         return f"activations {MISSING}"
-    used_text = MISSING if used is None else _number(used)
-    maximum_text = MISSING if maximum is None else _number(maximum)
+    used_text = MISSING if used is None else format_number(used)
+    maximum_text = MISSING if maximum is None else format_number(maximum)
     text = f"activations {used_text}/{maximum_text}"
     if used is not None and maximum is not None and maximum > 0:
         text += " " + _bar(used, maximum, _USER_BAR_WIDTH)
@@ -437,10 +445,10 @@ def _summary_actions(
         wanted.append(("Escalate", ACTION_ESCALATE, page))
     elements: list[dict[str, Any]] = []
     for text, action_id, target_page in wanted:
-        value = _affordable_button_value(summary.product, lookup_email, target_page)
+        value = affordable_button_value(summary.product, lookup_email, target_page)
         if value is None:
             return None
-        elements.append(_button(text, action_id, value))
+        elements.append(button_element(text, action_id, value))
     if not elements:
         return None
     return {"type": "actions", "block_id": SUMMARY_ACTIONS_BLOCK_ID, "elements": elements}
@@ -451,11 +459,11 @@ def _counts_sentence(summary: Summary) -> str:
     if summary.total == 0:
         return "no license users"
     parts = [
-        _plural(summary.total, "user"),
-        f"{_number(summary.active)} active",
+        plural(summary.total, "user"),
+        f"{format_number(summary.active)} active",
         _activations_sentence(summary),
-        f"{_number(len(summary.at_limit))} at limit",
-        f"{_number(len(summary.on_initial_password))} on initial password",
+        f"{format_number(len(summary.at_limit))} at limit",
+        f"{format_number(len(summary.on_initial_password))} on initial password",
     ]
     return ", ".join(parts)
 
@@ -463,8 +471,9 @@ def _counts_sentence(summary: Summary) -> str:
 def _activations_sentence(summary: Summary) -> str:
     used, maximum = summary.activations_used, summary.activations_max
     if maximum <= 0:
-        return f"{_plural(used, 'activation')} (maximum unknown)"
-    return f"{_number(used)}/{_number(maximum)} activations ({_number(_percent(used, maximum))}%)"
+        return f"{plural(used, 'activation')} (maximum unknown)"
+    percent = format_number(_percent(used, maximum))
+    return f"{format_number(used)}/{format_number(maximum)} activations ({percent}%)"
 
 
 def _summary_fallback(summary: Summary, lookup_email: str) -> str:
@@ -493,9 +502,9 @@ def render_multi_product(
     index into `results`). Products that do not fit are counted as "and N more".
     """
     email = escape_within(lookup_email, _EMAIL_COST) or MISSING
-    blocks: list[Block] = [_header(f"License users for {email}")]
+    blocks: list[Block] = [header_block(f"License users for {email}")]
     if not results:
-        blocks.append(_section("No products to look up."))
+        blocks.append(section_block("No products to look up."))
     size = block_json_size(blocks)
     shown = 0
     for index, (product, outcome) in enumerate(results):
@@ -509,7 +518,7 @@ def render_multi_product(
         shown += 1
     hidden = len(results) - shown
     if hidden:
-        blocks.append(_context(f"…and {_plural(hidden, 'more product')} not shown."))
+        blocks.append(context_block(f"…and {plural(hidden, 'more product')} not shown."))
     return Message(text=_multi_product_fallback(email, results), blocks=blocks)
 
 
@@ -517,13 +526,13 @@ def _product_section(index: int, product: str, outcome: Summary | str, lookup_em
     name = _product(product)
     if isinstance(outcome, str):
         sentence = truncate(outcome.strip(), _ERROR_SENTENCE_CHARS) or "The lookup failed."
-        return _section(f"*{name}*\n{sentence}")
+        return section_block(f"*{name}*\n{sentence}")
     title = _customer_title(outcome.customer, lookup_email)
     counts = _counts_sentence(outcome)
-    block = _section(f"*{name}* · {title}\n{counts[:1].upper()}{counts[1:]}")
-    value = _affordable_button_value(product, lookup_email, 0)
+    block = section_block(f"*{name}* · {title}\n{counts[:1].upper()}{counts[1:]}")
+    value = affordable_button_value(product, lookup_email, 0)
     if value is not None:
-        block["accessory"] = _button(
+        block["accessory"] = button_element(
             f"Show users ({name})", f"{ACTION_SHOW_USERS_PREFIX}{index}", value
         )
     return block
@@ -542,7 +551,7 @@ def _multi_product_fallback(email: str, results: Sequence[tuple[str, Summary | s
     hidden = len(results) - len(parts)
     text = f"License users for {email}: " + ("; ".join(parts) or "no products")
     if hidden:
-        text += f"; and {_plural(hidden, 'more product')}"
+        text += f"; and {plural(hidden, 'more product')}"
     return truncate(text, MAX_FALLBACK_TEXT_CHARS)
 
 
@@ -553,9 +562,11 @@ def _multi_product_fallback(email: str, results: Sequence[tuple[str, Summary | s
 def render_notice(text: str, *, reference: str | None = None) -> Message:
     """A one-section message for errors and usage; `text` is the bot's own mrkdwn."""
     body = text.strip() or "Something went wrong."
-    blocks = [_section(body)]
+    blocks = [section_block(body)]
     if reference:
-        blocks.append(_context(f"Reference: `{escape_within(reference, _NOTICE_REFERENCE_COST)}`"))
+        blocks.append(
+            context_block(f"Reference: `{escape_within(reference, _NOTICE_REFERENCE_COST)}`")
+        )
     return Message(text=truncate(body, MAX_FALLBACK_TEXT_CHARS), blocks=blocks)
 
 

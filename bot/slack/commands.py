@@ -6,16 +6,21 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
 from bot.lookup import new_reference
+from bot.slack import watching
 from bot.slack.blocks import SummaryButtons
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import (
     COMMAND,
     HelpRequest,
     InvalidRequest,
+    ListWatchesRequest,
     LookupRequest,
+    UnwatchRequest,
+    WatchRequest,
     parse_command,
     usage,
 )
@@ -28,14 +33,20 @@ log = structlog.get_logger("slack.commands")
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def license_users(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await handle_command(ack, command, respond, services)
+    async def license_users(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await handle_command(ack, command, respond, client, services)
 
     app.command(COMMAND)(services.tasks.listener(license_users))
 
 
 async def handle_command(
-    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, services: Services
+    ack: AsyncAck,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    services: Services,
 ) -> None:
     settings = services.settings
     products = settings.licensespring_products
@@ -50,6 +61,15 @@ async def handle_command(
             response_type="ephemeral",
             text=f":x: {parsed.reason}\n{usage(products, settings.default_product)}",
         )
+        return
+    if isinstance(parsed, WatchRequest | UnwatchRequest | ListWatchesRequest):
+        await ack(response_type="ephemeral", text=":hourglass_flowing_sand: One moment…")
+        if isinstance(parsed, WatchRequest):
+            await watching.handle_watch(parsed, command, respond, client, services)
+        elif isinstance(parsed, UnwatchRequest):
+            await watching.handle_unwatch(parsed, command, respond, services)
+        else:
+            await watching.handle_list(parsed, respond, services)
         return
     assert isinstance(parsed, LookupRequest)
     where = ", ".join(f"`{escape(p)}`" for p in parsed.products)

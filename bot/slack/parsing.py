@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.emails import looks_like_email, normalise_email
+from bot.slack.mrkdwn import escape_within
 
 COMMAND = "/license-users"
 _PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -28,7 +29,36 @@ class InvalidRequest:
     reason: str  # what was wrong, one sentence
 
 
-ParsedCommand = HelpRequest | LookupRequest | InvalidRequest
+@dataclass(frozen=True, slots=True)
+class WatchRequest:
+    product: str
+    email: str
+    channel: str | None  # None: the channel the command was typed in
+    threshold_pct: int | None  # None: the default
+
+
+@dataclass(frozen=True, slots=True)
+class UnwatchRequest:
+    watch_id: int | None
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListWatchesRequest:
+    channel: str | None
+
+
+ParsedCommand = (
+    HelpRequest
+    | LookupRequest
+    | InvalidRequest
+    | WatchRequest
+    | UnwatchRequest
+    | ListWatchesRequest
+)
+DEFAULT_THRESHOLD_PCT = 90
+_CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$")
+_PERCENT = re.compile(r"^(\d{1,3})%?$")
 
 
 def usage(products: Sequence[str] = (), default_product: str | None = None) -> str:
@@ -43,6 +73,11 @@ def usage(products: Sequence[str] = (), default_product: str | None = None) -> s
         lines.append(f"• `{COMMAND} ada@example.com`: looks the customer up in every product")
     if products:
         lines.append("Products: " + ", ".join(f"`{p}`" for p in products))
+    lines.append(
+        f"• `{COMMAND} watch {example_product} ada@example.com [#channel] [at 80%]`: "
+        "alert a channel when the customer's users change or run out of activations"
+    )
+    lines.append(f"• `{COMMAND} watches [#channel]` and `{COMMAND} unwatch &lt;id or e-mail&gt;`")
     lines.append(f"• `{COMMAND} help`: this message")
     return "\n".join(lines)
 
@@ -53,6 +88,13 @@ def parse_command(
     words = text.split()
     if not words or (len(words) == 1 and words[0].lower() in {"help", "-h", "--help", "?"}):
         return HelpRequest()
+    subcommand = words[0].lower()
+    if subcommand == "watch":
+        return _parse_watch(words[1:], products, default_product)
+    if subcommand == "unwatch":
+        return _parse_unwatch(words[1:])
+    if subcommand == "watches":
+        return _parse_list_watches(words[1:])
     if len(words) > 2:
         return InvalidRequest(
             f"Too many words ({len(words)}): give a product and one customer e-mail."
@@ -75,6 +117,67 @@ def parse_command(
     return InvalidRequest("No product given, and no default product is configured.")
 
 
+def _parse_watch(
+    words: list[str], products: Sequence[str], default_product: str | None
+) -> ParsedCommand:
+    form = f"`{COMMAND} watch &lt;product&gt; &lt;customer-email&gt; [#channel] [at 80%]`"
+    channel: str | None = None
+    threshold: int | None = None
+    rest: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.lower() == "at":
+            if index + 1 >= len(words):
+                return InvalidRequest(f"`at` needs a percentage, e.g. `at 80%`. Form: {form}")
+            percent = _PERCENT.match(words[index + 1])
+            if not percent or not 1 <= int(percent.group(1)) <= 100:
+                shown = _shown(words[index + 1])
+                return InvalidRequest(f"`{shown}` is not a percentage from 1 to 100. Form: {form}")
+            threshold = int(percent.group(1))
+            index += 2
+            continue
+        if word.startswith(("<#", "#")):
+            match = _CHANNEL.match(word)
+            if not match:
+                return InvalidRequest(
+                    f"`{_shown(word)}` is not a channel: pick it from Slack's #-autocomplete."
+                )
+            channel = match.group(1)
+        else:
+            rest.append(word)
+        index += 1
+    target = parse_command(" ".join(rest), products=products, default_product=default_product)
+    if isinstance(target, InvalidRequest):
+        return InvalidRequest(f"{target.reason} Form: {form}")
+    if not isinstance(target, LookupRequest) or not rest:
+        return InvalidRequest(f"Say which customer to watch. Form: {form}")
+    if len(target.products) != 1:
+        return InvalidRequest(f"Say which product to watch. Form: {form}")
+    return WatchRequest(target.products[0], target.email, channel, threshold)
+
+
+def _parse_unwatch(words: list[str]) -> ParsedCommand:
+    form = f"`{COMMAND} unwatch &lt;id or customer-email&gt;` (ids: `{COMMAND} watches`)"
+    if len(words) != 1:
+        return InvalidRequest(f"Give one watch id or e-mail. Form: {form}")
+    if words[0].lstrip("#").isdigit():
+        return UnwatchRequest(int(words[0].lstrip("#")), None)
+    email = normalise_email(words[0])
+    if email is None:
+        return InvalidRequest(f"`{_shown(words[0])}` is neither a watch id nor an e-mail. {form}")
+    return UnwatchRequest(None, email)
+
+
+def _parse_list_watches(words: list[str]) -> ParsedCommand:
+    if not words:
+        return ListWatchesRequest(None)
+    match = _CHANNEL.match(words[0]) if len(words) == 1 else None
+    if match is None:
+        return InvalidRequest(f"Form: `{COMMAND} watches [#channel]`")
+    return ListWatchesRequest(match.group(1))
+
+
 def _with_product(word: str, email: str, products: Sequence[str]) -> ParsedCommand:
     if not _PRODUCT_CODE.fullmatch(word):
         return InvalidRequest(f"`{_shown(word)}` is not a product short code.")
@@ -89,5 +192,4 @@ def _with_product(word: str, email: str, products: Sequence[str]) -> ParsedComma
 
 def _shown(word: str) -> str:
     """User text echoed back inside code spans: defanged and short."""
-    cleaned = word.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return cleaned if len(cleaned) <= 60 else cleaned[:59] + "…"
+    return escape_within(word.replace("`", "'"), 60)

@@ -21,7 +21,7 @@ from bot.emails import emails_in_text
 from bot.lookup import new_reference
 from bot.slack.blocks import Message, SummaryButtons, render_notice
 from bot.slack.mrkdwn import escape
-from bot.slack.parsing import HelpRequest, InvalidRequest, parse_command, usage
+from bot.slack.parsing import HelpRequest, InvalidRequest, LookupRequest, parse_command, usage
 from bot.slack.replies import lookup_message
 
 if TYPE_CHECKING:
@@ -112,8 +112,14 @@ async def handle_mention(event: dict[str, Any], client: AsyncWebClient, services
         products=settings.licensespring_products,
         default_product=settings.default_product,
     )
-    if isinstance(parsed, HelpRequest | InvalidRequest):
-        reason = f":x: {parsed.reason}\n" if isinstance(parsed, InvalidRequest) else ""
+    if not isinstance(parsed, LookupRequest):
+        reason = (
+            f":x: {parsed.reason}\n"
+            if isinstance(parsed, InvalidRequest)
+            else ""
+            if isinstance(parsed, HelpRequest)
+            else ":x: Watches are managed with `/license-users watch …`.\n"
+        )
         text = reason + usage(settings.licensespring_products, settings.default_product).replace(
             "/license-users", "@License Users"
         )

@@ -1,0 +1,1 @@
+"""Channel alerts: pure rules and messages (`rules`, `messages`) and the worker that polls."""

@@ -1,0 +1,282 @@
+"""The alert poller: check every due watch, store what changed, post each alert once.
+
+Exactly once, across restarts and several workers:
+- a watch is checked only under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL);
+- the new snapshot and the alerts it causes are written in one transaction, and only while
+  the lease and the snapshot sequence are still ours; each alert's key is unique per watch;
+- alerts are then posted from that outbox and marked sent. A crash before posting leaves
+  them pending for the next holder of the lease; nothing is computed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.alerts.messages import render_alert, render_watch_paused
+from bot.alerts.rules import (
+    Alert,
+    FailureState,
+    Snapshot,
+    evaluate,
+    evaluate_failure,
+    snapshot_of,
+)
+from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.errors import LicenseApiError
+from bot.slack.blocks import Message
+from bot.store import CheckResult, Store, Watch
+from bot.store.watches import FAILED, PENDING, SENT, OutboxAlert
+from bot.summary import summarise
+
+log = structlog.get_logger("alerts")
+
+# Slack answers these when the bot may not post in the channel: pause the watch.
+PAUSE_CODES = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+
+
+@dataclass(frozen=True, slots=True)
+class PollerOptions:
+    interval_s: float = 900.0
+    lease: timedelta = timedelta(minutes=5)
+    batch: int = 50
+    concurrency: int = 16
+    jitter: float = 0.1  # next checks spread over ±10% of the interval
+    failure_alert_after: int = 3
+    max_backoff_factor: int = 4  # a failing watch is checked at most 4x less often
+    channel_spacing_s: float = 1.0  # chat.postMessage: about 1 message/s per channel
+    max_delivery_attempts: int = 10
+    idle_tick_s: float = 15.0  # how often an idle worker looks for due watches
+
+
+@dataclass(slots=True)
+class CycleStats:
+    checked: int = 0
+    failed: int = 0
+    alerts_posted: int = 0
+    lease_lost: int = 0
+    seconds: float = 0.0
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {"text": message.text, "blocks": message.blocks}
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{secrets.token_hex(4)}"
+
+
+class Poller:
+    def __init__(
+        self,
+        store: Store,
+        client: LicenseApiClient,
+        slack: AsyncWebClient,
+        options: PollerOptions,
+        *,
+        owner: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.slack = slack
+        self.options = options
+        self.owner = owner or default_owner()
+        self._clock = clock
+        self._sleep = sleep
+        self._limit = asyncio.Semaphore(options.concurrency)
+        self._channel_locks: dict[str, asyncio.Lock] = {}
+        self._channel_next_post: dict[str, float] = {}
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; a cycle in progress finishes its claimed batch first."""
+        log.info("poller_started", owner=self.owner, interval_s=self.options.interval_s)
+        while not stop.is_set():
+            try:
+                await self.run_cycle(stop)
+            except Exception as error:
+                log.error("poll_cycle_failed", error_type=type(error).__name__, exc_info=error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.options.idle_tick_s)
+        log.info("poller_stopped", owner=self.owner)
+
+    async def run_cycle(self, stop: asyncio.Event | None = None) -> CycleStats:
+        """Check every watch that is due now, in leased batches."""
+        stats = CycleStats()
+        started = time.monotonic()
+        while stop is None or not stop.is_set():
+            batch = await self.store.watches.claim_due(
+                self.owner, now=self._clock(), lease=self.options.lease, limit=self.options.batch
+            )
+            if not batch:
+                break
+            await asyncio.gather(*(self._check_bounded(watch, stats) for watch in batch))
+        stats.seconds = time.monotonic() - started
+        if stats.checked:
+            log.info(
+                "poll_cycle",
+                checked=stats.checked,
+                failed=stats.failed,
+                alerts_posted=stats.alerts_posted,
+                seconds=round(stats.seconds, 2),
+            )
+        return stats
+
+    async def _check_bounded(self, watch: Watch, stats: CycleStats) -> None:
+        async with self._limit:
+            try:
+                await self.check(watch, stats)
+            except Exception as error:
+                log.error("watch_check_crashed", watch_id=watch.id, exc_info=error)
+            finally:
+                await self.store.watches.release(watch.id, self.owner)
+
+    # --- one watch ------------------------------------------------------------------------
+
+    async def check(self, watch: Watch, stats: CycleStats) -> None:
+        now = self._clock()
+        error_code: str | None = None
+        current: Snapshot | None = None
+        try:
+            answer = await self.client.customer_license_users(
+                watch.product, watch.customer_email, fresh=True
+            )
+            current = snapshot_of(summarise(watch.product, answer))
+        except LicenseApiError as error:
+            error_code = error.code
+            stats.failed += 1
+            stats.errors_by_code[error.code] = stats.errors_by_code.get(error.code, 0) + 1
+        stats.checked += 1
+        previous = Snapshot.from_json(watch.last_snapshot)
+        failure, alerts = evaluate_failure(
+            FailureState(watch.consecutive_failures, watch.failure_alerted),
+            error_code,
+            alert_after=self.options.failure_alert_after,
+        )
+        if current is not None:
+            alerts = evaluate(previous, current, watch.threshold_pct) + alerts
+        result = CheckResult(
+            outcome=error_code or "ok",
+            snapshot=current.to_json() if current is not None else None,
+            consecutive_failures=failure.consecutive_failures,
+            failure_alerted=failure.alerted,
+            next_check_at=self._next_check(now, failure.consecutive_failures),
+            alerts=[
+                (alert.kind.value, self._payload(watch, alert, previous, current))
+                for alert in alerts
+            ],
+        )
+        saved = await self.store.watches.save_check(
+            watch, self.owner, result, now=now, suppress=watch.snoozed(now)
+        )
+        if not saved:
+            stats.lease_lost += 1
+            log.warning("watch_lease_lost", watch_id=watch.id)
+            return
+        stats.alerts_posted += await self.deliver(watch)
+
+    def _payload(
+        self, watch: Watch, alert: Alert, previous: Snapshot | None, current: Snapshot | None
+    ) -> dict[str, Any]:
+        return message_payload(
+            render_alert(
+                alert,
+                watch_id=watch.id,
+                product=watch.product,
+                customer_email=watch.customer_email,
+                previous=previous,
+                current=current or previous,
+                threshold_pct=watch.threshold_pct,
+            )
+        )
+
+    def _next_check(self, now: datetime, failures: int) -> datetime:
+        factor = min(2 ** max(failures - 1, 0), self.options.max_backoff_factor) if failures else 1
+        spread = 1 + random.uniform(-self.options.jitter, self.options.jitter)
+        return now + timedelta(seconds=self.options.interval_s * factor * spread)
+
+    # --- delivery -------------------------------------------------------------------------
+
+    async def deliver(self, watch: Watch) -> int:
+        """Post the watch's pending alerts in order; returns how many were posted."""
+        posted = 0
+        for alert in await self.store.watches.pending_alerts(watch.id):
+            try:
+                ts = await self._post(alert)
+            except SlackApiError as error:
+                code = str(error.response.get("error", "unknown_error"))
+                await self._delivery_failed(watch, alert, code)
+                return posted
+            await self.store.watches.mark_alert(alert, SENT, now=self._clock(), message_ts=ts)
+            posted += 1
+        return posted
+
+    async def _post(self, alert: OutboxAlert) -> str:
+        lock = self._channel_locks.setdefault(alert.channel_id, asyncio.Lock())
+        async with lock:
+            wait = self._channel_next_post.get(alert.channel_id, 0.0) - time.monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+            try:
+                response = await self.slack.chat_postMessage(
+                    channel=alert.channel_id,
+                    text=str(alert.payload.get("text", "")),
+                    blocks=alert.payload.get("blocks"),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            finally:
+                self._channel_next_post[alert.channel_id] = (
+                    time.monotonic() + self.options.channel_spacing_s
+                )
+        log.info("alert_posted", watch_id=alert.watch_id, key=alert.alert_key)
+        return str(response.get("ts", ""))
+
+    async def _delivery_failed(self, watch: Watch, alert: OutboxAlert, code: str) -> None:
+        now = self._clock()
+        if code in PAUSE_CODES:
+            await self.store.watches.mark_alert(alert, FAILED, now=now)
+            await self.store.watches.pause(watch.id, code)
+            log.warning("watch_paused", watch_id=watch.id, channel=watch.channel_id, code=code)
+            await self._tell_creator(watch, code)
+            return
+        exhausted = alert.attempts + 1 >= self.options.max_delivery_attempts
+        await self.store.watches.mark_alert(alert, FAILED if exhausted else PENDING, now=now)
+        log.warning(
+            "alert_not_posted",
+            watch_id=watch.id,
+            key=alert.alert_key,
+            code=code,
+            attempts=alert.attempts + 1,
+            gave_up=exhausted,
+        )
+
+    async def _tell_creator(self, watch: Watch, code: str) -> None:
+        message = render_watch_paused(
+            code,
+            product=watch.product,
+            customer_email=watch.customer_email,
+            channel_id=watch.channel_id,
+        )
+        try:
+            await self.slack.chat_postMessage(
+                channel=watch.created_by, text=message.text, blocks=message.blocks
+            )
+        except SlackApiError as error:
+            log.warning("pause_notice_failed", watch_id=watch.id, error=error.response.get("error"))

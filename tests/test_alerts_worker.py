@@ -1,0 +1,298 @@
+"""The alert poller end to end: real store(s), the sandbox changed at run time, the fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.alerts.poller import Poller, PollerOptions
+from bot.devtools.fake_slack import FakeSlack
+from bot.licensespring.client import LicenseApiClient
+from bot.sandbox.app import SandboxState
+from bot.sandbox.seed import customer_record, license_user
+from bot.slack.app import build_web_client
+from bot.store import Store
+from tests.conftest import SettingsFactory
+
+PRODUCT = "acme-desktop"
+INTERVAL = timedelta(seconds=900)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def next_cycle(self) -> None:
+        self.now += INTERVAL * 1.2
+
+
+def users(*specs: tuple[str, bool, int, int]) -> list[dict[str, Any]]:
+    return [
+        license_user(
+            email,
+            email.split("@")[0].title(),
+            "User",
+            active=active,
+            total_activations=used,
+            max_activations=maximum,
+        )
+        for email, active, used, maximum in specs
+    ]
+
+
+@pytest.fixture
+def customer(sandbox: SandboxState) -> str:
+    """A fresh customer of its own, so tests can change its users freely."""
+    email = f"watched-{uuid.uuid4().hex[:8]}@example.com"
+    sandbox.set_users(
+        PRODUCT,
+        email,
+        users(("a@w.io", True, 1, 3), ("b@w.io", True, 2, 3), ("c@w.io", False, 0, 1)),
+        customer=customer_record(email, "Wanda", "Watched", "Watched Ltd"),
+    )
+    return email
+
+
+PollerFactory = Callable[..., Poller]
+
+
+@pytest.fixture
+async def make_poller(
+    make_settings: SettingsFactory, fake_slack: FakeSlack, store_url: str
+) -> AsyncIterator[PollerFactory]:
+    """Pollers with their own Store and clients (as separate worker processes would have)."""
+    opened: list[tuple[Store, LicenseApiClient]] = []
+    settings = make_settings(
+        slack_bot_token=fake_slack.bot_token,
+        slack_api_url=fake_slack.api_url,
+        database_url=store_url,
+    )
+
+    async def build(clock: Clock, **options: Any) -> Poller:
+        store = await Store.open(store_url)
+        client = LicenseApiClient.from_settings(settings)
+        opened.append((store, client))
+        return Poller(
+            store,
+            client,
+            build_web_client(settings),
+            PollerOptions(interval_s=INTERVAL.total_seconds(), channel_spacing_s=0.0, **options),
+            clock=clock,
+        )
+
+    yield build  # type: ignore[misc]
+    for store, client in opened:
+        await client.aclose()
+        await store.close()
+
+
+async def add_watch(poller: Poller, email: str, channel: str = "CALERT", **extra: Any) -> int:
+    watch, _ = await poller.store.watches.add(
+        product=PRODUCT,
+        customer_email=email,
+        channel_id=channel,
+        threshold_pct=extra.get("threshold_pct", 90),
+        created_by="UCREATOR",
+        now=poller._clock(),
+    )
+    return watch.id
+
+
+def alert_posts(slack: FakeSlack, channel: str = "CALERT") -> list[dict[str, Any]]:
+    """Messages Slack accepted in the channel (refused attempts are recorded too)."""
+    return [
+        c.args
+        for c in slack.calls("chat.postMessage")
+        if c.args.get("channel") == channel and c.response.get("ok")
+    ]
+
+
+async def test_first_poll_confirms_then_each_change_alerts_once(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    await add_watch(poller, customer)
+
+    stats = await poller.run_cycle()
+    assert stats.checked == 1
+    posts = alert_posts(fake_slack)
+    assert len(posts) == 1
+    assert "Watched Ltd" in posts[0]["text"] or "Wanda" in posts[0]["text"]
+
+    clock.next_cycle()
+    await poller.run_cycle()
+    assert len(alert_posts(fake_slack)) == 1  # nothing changed, nothing posted
+
+    sandbox.set_users(
+        PRODUCT,
+        customer,
+        users(
+            ("a@w.io", True, 3, 3),
+            ("b@w.io", False, 2, 3),
+            ("c@w.io", False, 0, 1),
+            ("d@w.io", True, 0, 2),
+        ),
+    )
+    clock.next_cycle()
+    await poller.run_cycle()
+    new = alert_posts(fake_slack)[1:]
+    texts = " | ".join(p["text"] for p in new)
+    assert len(new) == 3, texts  # reached limit (a), deactivated (b), added (d)
+    assert "a@w.io" in json.dumps([p["blocks"] for p in new])
+    for _ in range(2):
+        clock.next_cycle()
+        await poller.run_cycle()
+    assert len(alert_posts(fake_slack)) == 4  # no repeats
+
+
+async def test_threshold_crossing_and_recovery(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    await add_watch(poller, customer, threshold_pct=80)
+    await poller.run_cycle()
+    inactive = ("c@w.io", False, 0, 1)
+    sandbox.set_users(
+        PRODUCT, customer, users(("a@w.io", True, 2, 3), ("b@w.io", True, 3, 3), inactive)
+    )
+    clock.next_cycle()
+    await poller.run_cycle()  # 5/6 = 83%: crossed (and b reached its limit)
+    sandbox.set_users(
+        PRODUCT, customer, users(("a@w.io", True, 1, 3), ("b@w.io", True, 2, 3), inactive)
+    )
+    clock.next_cycle()
+    await poller.run_cycle()  # 3/6 = 50%: recovered
+    kinds = [p["text"] for p in alert_posts(fake_slack)]
+    assert len(kinds) == 4, kinds
+
+
+async def test_no_repeat_after_restart_and_pending_alerts_survive(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    clock = Clock()
+    first = await make_poller(clock)
+    await add_watch(first, customer)
+    fake_slack.fail_next("chat.postMessage", status=500)  # the baseline cannot be posted yet
+    await first.run_cycle()
+    assert alert_posts(fake_slack) == []
+    # "restart": a new worker with its own store connection and clients
+    second = await make_poller(clock)
+    clock.next_cycle()
+    await second.run_cycle()
+    assert len(alert_posts(fake_slack)) == 1  # the pending baseline, once
+    clock.next_cycle()
+    await second.run_cycle()
+    third = await make_poller(clock)
+    clock.next_cycle()
+    await third.run_cycle()
+    assert len(alert_posts(fake_slack)) == 1
+
+
+async def test_two_workers_never_post_the_same_alert_twice(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, store_url: str
+) -> None:
+    clock = Clock()
+    workers = [await make_poller(clock, batch=5), await make_poller(clock, batch=5)]
+    emails = []
+    for i in range(12):
+        email = f"pair-{i}-{uuid.uuid4().hex[:6]}@example.com"
+        sandbox.set_users(PRODUCT, email, users(("a@w.io", True, 1, 2)))
+        emails.append(email)
+        await add_watch(workers[0], email)
+    await asyncio.gather(*(w.run_cycle() for w in workers))
+    assert len(alert_posts(fake_slack)) == 12  # one baseline each
+    for email in emails:
+        sandbox.set_users(PRODUCT, email, users(("a@w.io", True, 2, 2), ("n@w.io", True, 0, 1)))
+    clock.next_cycle()
+    stats = await asyncio.gather(*(w.run_cycle() for w in workers))
+    assert sum(s.checked for s in stats) == 12
+    assert all(s.checked > 0 for s in stats) or store_url.startswith("sqlite")
+    posts = alert_posts(fake_slack)
+    assert len(posts) == 12 + 24  # reached limit + added, for each watch, once
+    texts = [json.dumps(p["blocks"]) for p in posts]
+    assert len(set(texts)) == len(texts)
+
+
+async def test_failing_watch_alerts_once_and_recovers(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    watch_id = await add_watch(poller, customer)
+    await poller.run_cycle()
+    poller.client.options = dataclasses.replace(poller.client.options, max_retries=0)
+    sandbox.set_fault(status=500, code="internal_error", message="down", only_customer=customer)
+    for _ in range(5):
+        clock.now += INTERVAL * 5  # past any backoff
+        await poller.run_cycle()
+    posts = alert_posts(fake_slack)
+    assert len(posts) == 2, [p["text"] for p in posts]  # baseline + one "failing"
+    watch = await poller.store.watches.get(watch_id)
+    assert watch is not None
+    assert watch.consecutive_failures == 5
+    assert watch.next_check_at is not None
+    assert watch.next_check_at - watch.last_checked_at > INTERVAL * 3  # backed off
+    sandbox.clear_faults()
+    clock.now += INTERVAL * 5
+    await poller.run_cycle()
+    assert len(alert_posts(fake_slack)) == 3  # recovered
+    clock.next_cycle()
+    await poller.run_cycle()
+    assert len(alert_posts(fake_slack)) == 3
+
+
+async def test_slack_429_is_retried_and_posted_once(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    poller = await make_poller(Clock())
+    await add_watch(poller, customer)
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    await poller.run_cycle()
+    assert len(alert_posts(fake_slack)) == 1
+    assert len(fake_slack.calls("chat.postMessage")) == 2  # the 429, then the retry
+
+
+async def test_not_in_channel_pauses_the_watch_and_tells_its_creator(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    watch_id = await add_watch(poller, customer, channel="CGONE")
+    fake_slack.set_channel("CGONE", is_member=False)
+    await poller.run_cycle()
+    watch = await poller.store.watches.get(watch_id)
+    assert watch is not None
+    assert watch.paused_reason == "not_in_channel"
+    dm = [c.args for c in fake_slack.calls("chat.postMessage") if c.args["channel"] == "UCREATOR"]
+    assert len(dm) == 1
+    assert "/invite" in dm[0]["text"] or "/invite" in json.dumps(dm[0].get("blocks"))
+    clock.next_cycle()
+    stats = await poller.run_cycle()
+    assert stats.checked == 0  # paused watches are not polled
+
+
+async def test_snoozed_watch_records_but_does_not_post(
+    make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    watch_id = await add_watch(poller, customer)
+    await poller.run_cycle()
+    await poller.store.watches.snooze(watch_id, clock.now + timedelta(hours=24))
+    sandbox.set_users(PRODUCT, customer, users(("z@w.io", True, 0, 1)))
+    clock.next_cycle()
+    await poller.run_cycle()
+    assert len(alert_posts(fake_slack)) == 1
+    assert (await poller.store.watches.alerts_by_status(watch_id)).get("suppressed", 0) >= 1
