@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     licensespring_connect_timeout: float = Field(default=5.0, gt=0)
     licensespring_read_timeout: float = Field(default=10.0, gt=0)
     licensespring_max_retries: int = Field(default=2, ge=0, le=10)
-    licensespring_rate_limit: float = Field(default=20.0, gt=0, le=50)
+    # LicenseSpring's flood limit is 50/s per credential; bursts ride on top of the rate.
+    licensespring_rate_limit: float = Field(default=20.0, gt=0, le=45)
 
     # Store, alerts, access
     database_url: str = "sqlite+aiosqlite:///license-users-bot.db"

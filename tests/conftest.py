@@ -58,7 +58,7 @@ def sandbox_settings(sandbox_url: str, **overrides: Any) -> Settings:
         "licensespring_oauth_url": f"{sandbox_url}/oauth/token",
         "licensespring_connect_timeout": 2.0,
         "licensespring_read_timeout": 5.0,
-        "licensespring_rate_limit": 50.0,
+        "licensespring_rate_limit": 45.0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

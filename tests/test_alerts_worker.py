@@ -296,3 +296,82 @@ async def test_snoozed_watch_records_but_does_not_post(
     await poller.run_cycle()
     assert len(alert_posts(fake_slack)) == 1
     assert (await poller.store.watches.alerts_by_status(watch_id)).get("suppressed", 0) >= 1
+
+
+def test_two_worker_processes_post_each_baseline_once_and_stop_on_sigterm(
+    sandbox: SandboxState,
+    sandbox_url: str,
+    fake_slack: FakeSlack,
+    store_url: str,
+    tmp_path: Any,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bot.sandbox import seed
+
+    async def create_watches() -> None:
+        store = await Store.open(store_url)
+        try:
+            for i in range(10):
+                email = f"proc-{i}-{uuid.uuid4().hex[:6]}@example.com"
+                sandbox.set_users(PRODUCT, email, users(("a@w.io", True, 1, 2)))
+                await store.watches.add(
+                    product=PRODUCT,
+                    customer_email=email,
+                    channel_id=f"CPROC{i}",
+                    threshold_pct=90,
+                    created_by="U1",
+                    now=datetime.now(UTC),
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(create_watches())
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSESPRING_"))},
+        "SLACK_BOT_TOKEN": fake_slack.bot_token,
+        "SLACK_API_URL": fake_slack.api_url,
+        "LICENSESPRING_API_URL": sandbox_url,
+        "LICENSESPRING_API_KEY": seed.SANDBOX_API_KEY,
+        "LICENSESPRING_SHARED_KEY": seed.SANDBOX_SHARED_KEY,
+        "DATABASE_URL": store_url,
+        "LOG_FORMAT": "json",
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+
+        def posted() -> list[str]:
+            return [
+                c.args["channel"]
+                for c in fake_slack.calls("chat.postMessage")
+                if c.args.get("channel", "").startswith("CPROC") and c.response.get("ok")
+            ]
+
+        deadline = time.monotonic() + 30
+        while len(posted()) < 10:
+            assert time.monotonic() < deadline, "baselines were not posted"
+            time.sleep(0.1)
+        time.sleep(1.0)  # time for any duplicate to show up
+        assert sorted(posted()) == sorted(f"CPROC{i}" for i in range(10))
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [worker.communicate(timeout=30) for worker in workers]
+    for worker, (_, stderr) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, stderr
+        assert "poller_stopped" in stderr
+        assert fake_slack.bot_token not in stderr

@@ -470,3 +470,41 @@ async def test_oauth_persistently_rejected_token_fails_after_one_refresh(
     assert caught.value.code == "oauth_token_malformed"
     assert sandbox.token_requests == 2
     assert lookup_requests(sandbox) == 2
+
+
+async def test_bursts_at_the_highest_allowed_rate_never_trip_the_flood_limit(
+    make_client: ClientFactory, sandbox: SandboxState
+) -> None:
+    client = make_client(licensespring_rate_limit=45, licensespring_cache_ttl=0)
+    assert client.limiter.rate + client.limiter.burst <= 50
+    await asyncio.gather(
+        *(
+            client.customer_license_users("acme-desktop", f"flood{i}@example.com")
+            for i in range(100)
+        ),
+        return_exceptions=True,
+    )
+    assert lookup_requests(sandbox) == 100
+    assert sandbox.rate_limited == 0
+
+
+async def test_sandbox_flood_limit_answers_429_and_client_retries(
+    make_client: ClientFactory, sandbox: SandboxState
+) -> None:
+    sleeps = RecordedSleeps()
+    client = make_client(sleep=sleeps, licensespring_cache_ttl=0)
+    client.limiter = type(client.limiter)(rate=1000, burst=1000)  # no client-side limit
+    sandbox.flood_limit = 10
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                client.customer_license_users("acme-desktop", seed.TYPICAL + str(i))
+                for i in range(30)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        sandbox.flood_limit = 50
+    assert sandbox.rate_limited > 0
+    assert 1.0 in sleeps.delays  # Retry-After: 1 honoured
+    assert all(isinstance(o, LicenseApiError) for o in outcomes)

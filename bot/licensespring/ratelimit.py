@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+FLOOD_LIMIT_PER_S = 50  # LicenseSpring's, per Authorization value; it cannot be raised
+
 
 class RateLimiter:
     """Token bucket: `rate` requests per second on average, bursts up to `burst`.
@@ -17,7 +19,9 @@ class RateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.burst = max(1, burst if burst is not None else int(rate // 4) or 1)
+        # Any one second sees at most rate + burst requests: keep that under the flood limit.
+        default_burst = min(int(rate // 4), int(FLOOD_LIMIT_PER_S - rate))
+        self.burst = max(1, burst if burst is not None else default_burst)
         self._tokens = float(self.burst)
         self._updated = time.monotonic()
         self._lock = asyncio.Lock()

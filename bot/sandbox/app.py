@@ -15,6 +15,7 @@ import hmac
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from collections import Counter
@@ -42,6 +43,7 @@ LOOKUP_PATH = "/api/v4/customer_license_users"
 OAUTH_PATH = "/oauth/token"
 CONTROL_PREFIX = "/_sandbox/"
 MAX_DATE_SKEW_S = 15 * 60
+FLOOD_LIMIT_PER_S = 50  # per credential, as LicenseSpring enforces; 0 turns it off
 DEFAULT_TOKEN_TTL_S = 480
 
 _AUTHORIZATION_FORMAT = re.compile(r'\s*\w+\s*=\s*"[^"]*"\s*(?:,\s*\w+\s*=\s*"[^"]*"\s*)*')
@@ -101,6 +103,7 @@ class SandboxState:
         self._fault_failures_left: int | None = None
         self._lock = threading.Lock()
         self.in_flight = 0  # requests being answered now (tests wait for 0 between cases)
+        self.flood_limit = FLOOD_LIMIT_PER_S
         self.reset_counters()
 
     # --- data -------------------------------------------------------------------------
@@ -237,6 +240,22 @@ class SandboxState:
             self.token_requests = 0
             self.tokens_issued = 0
             self.faulted = 0
+            self.rate_limited = 0
+            self._flood: Counter[tuple[str, int]] = Counter()
+
+    def over_flood_limit(self, credential: str, now: float) -> bool:
+        """LicenseSpring's flood limit: at most `flood_limit` requests a second per credential."""
+        if self.flood_limit <= 0:
+            return False
+        second = int(now)
+        with self._lock:
+            if len(self._flood) > 1000:
+                self._flood = Counter({k: v for k, v in self._flood.items() if k[1] >= second})
+            self._flood[(credential, second)] += 1
+            if self._flood[(credential, second)] <= self.flood_limit:
+                return False
+            self.rate_limited += 1
+            return True
 
     def reset(self) -> None:
         """Counters and faults back to the start (data and tokens stay)."""
@@ -257,6 +276,7 @@ class SandboxState:
                 "token_requests": self.token_requests,
                 "tokens_issued": self.tokens_issued,
                 "faulted": self.faulted,
+                "rate_limited": self.rate_limited,
                 "fault": fault.to_json() if fault is not None else None,
                 "fault_failures_left": self._fault_failures_left,
                 "base_latency_ms": self.base_latency_ms,
@@ -300,6 +320,13 @@ def _hmac_params(authorization: str) -> dict[str, str]:
             400, "authorization_invalid_headers", "Authorization header is not valid"
         )
     return params
+
+
+def _credential(headers: Headers) -> str:
+    """What the flood limit counts per: the API key, or the bearer token."""
+    authorization = headers.get("authorization", "")
+    match = re.search(r'api[kK]ey="([^"]*)"', authorization)
+    return match.group(1) if match else authorization
 
 
 def _authorize(state: SandboxState, headers: Headers) -> None:
@@ -349,6 +376,12 @@ async def customer_license_users(request: Request) -> Response:
     fault = state.take_failure(customer)
     if fault is not None:
         return failure_response(fault)
+    if state.over_flood_limit(_credential(request.headers), time.time()):
+        return JSONResponse(
+            {"status": 429, "code": "too_many_requests", "message": "Flood limit exceeded"},
+            status_code=429,
+            headers={"Retry-After": "1"},
+        )
     try:
         _authorize(state, request.headers)
         product, email = _lookup_params(request.query_params)
@@ -526,14 +559,27 @@ def _display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """Bound and listening before the URL is printed, so an eager client waits, not fails.
+
+    Created with IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections
+    only for such sockets, and without it every answer on a kept-alive connection waits
+    about 40 ms for a delayed ACK.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
 def run_sandbox(host: str, port: int, *, latency_ms: int = 0) -> None:
     """Serve the sandbox until SIGINT/SIGTERM; port 0 picks a free port (the banner shows it)."""
     app = create_sandbox_app(latency_ms=latency_ms)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
-    sock = config.bind_socket()
-    # Listen before printing the URL: a client that reads it and connects at once waits in
-    # the backlog instead of being refused while uvicorn starts.
-    sock.listen(config.backlog)
+    sock = _listening_socket(host, port, config.backlog)
     bound_port = int(sock.getsockname()[1])
     print(startup_banner(f"http://{_display_host(host)}:{bound_port}"), flush=True)
     # After a graceful shutdown uvicorn raises the caught signal again: SIGINT arrives here

@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 from slack_bolt import BoltResponse
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -143,36 +144,48 @@ class AccessPolicy:
             return members
 
 
-Next = Callable[[], Awaitable[None]]
+class AccessMiddleware(AsyncMiddleware):
+    """A global Bolt middleware: refuse before any listener (and any License API call) runs.
 
+    A class, not a function: Bolt injects no keyword arguments into these, which keeps the
+    per-request cost down.
+    """
 
-def access_middleware(
-    policy: AccessPolicy, auditor: Auditor, client: AsyncWebClient, tasks: TaskTracker
-) -> Callable[..., Awaitable[BoltResponse | None]]:
-    """A global Bolt middleware: refuse before any listener (and any License API call) runs."""
+    def __init__(
+        self, policy: AccessPolicy, auditor: Auditor, client: AsyncWebClient, tasks: TaskTracker
+    ) -> None:
+        self._policy = policy
+        self._auditor = auditor
+        self._client = client
+        self._tasks = tasks
 
-    async def middleware(
-        req: AsyncBoltRequest, body: dict[str, Any], next: Next
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        wanted = describe_request(body)
-        if wanted is None:
+        wanted = describe_request(req.body)
+        refusal = await self._refusal(wanted) if wanted is not None else None
+        if wanted is None or refusal is None:
             await next()
-            return None
-        if not await policy.user_allowed(wanted.actor.slack_user):
-            reason = "user_not_allowed"
-            text = NOT_ALLOWED_TEXT
-        elif wanted.posts_visibly_in is not None and not policy.channel_allowed(
-            wanted.posts_visibly_in
-        ):
-            reason = "channel_not_allowed"
-            text = CHANNEL_NOT_ALLOWED_TEXT
-        else:
-            await next()
-            return None
-        tasks.spawn(_refuse_later(wanted, body, text, reason, auditor, client), name="refusal")
+            return resp
+        text, reason = refusal
+        self._tasks.spawn(
+            _refuse_later(wanted, req.body, text, reason, self._auditor, self._client),
+            name="refusal",
+        )
         return _refusal_ack(wanted, text)
 
-    return middleware
+    async def _refusal(self, wanted: AccessRequest) -> tuple[str, str] | None:
+        if not await self._policy.user_allowed(wanted.actor.slack_user):
+            return NOT_ALLOWED_TEXT, "user_not_allowed"
+        if wanted.posts_visibly_in is not None and not self._policy.channel_allowed(
+            wanted.posts_visibly_in
+        ):
+            return CHANNEL_NOT_ALLOWED_TEXT, "channel_not_allowed"
+        return None
 
 
 def _refusal_ack(wanted: AccessRequest, text: str) -> BoltResponse:

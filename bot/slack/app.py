@@ -12,6 +12,8 @@ from typing import Any
 import structlog
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -23,7 +25,7 @@ from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
 from bot.slack import actions, commands, threads, watching
-from bot.slack.access import AccessPolicy, access_middleware
+from bot.slack.access import AccessMiddleware, AccessPolicy
 from bot.slack.replies import INTERNAL_ERROR_TEXT
 from bot.store import Store
 from bot.tasks import TaskTracker
@@ -88,8 +90,8 @@ def create_app(
         tasks=tasks if tasks is not None else TaskTracker(),
     )
     if store is not None:
-        app.use(dedupe_middleware(store, services.tasks))
-    app.use(access_middleware(AccessPolicy(settings, client), auditor, client, services.tasks))
+        app.use(DedupeMiddleware(store, services.tasks))
+    app.use(AccessMiddleware(AccessPolicy(settings, client), auditor, client, services.tasks))
     commands.register(app, services)
     actions.register(app, services)
     threads.register(app, services)
@@ -102,35 +104,40 @@ EVENT_ID_RETENTION = timedelta(hours=1)  # Slack retries within minutes; keep an
 EVENT_PURGE_EVERY_S = 300.0
 
 
-def dedupe_middleware(
-    store: Store, tasks: TaskTracker
-) -> Callable[..., Awaitable[BoltResponse | None]]:
+class DedupeMiddleware(AsyncMiddleware):
     """Process each Events API delivery once, across retries, processes and restarts."""
-    last_purge = [time.monotonic()]
 
-    async def purge() -> None:
+    def __init__(self, store: Store, tasks: TaskTracker) -> None:
+        self._store = store
+        self._tasks = tasks
+        self._last_purge = time.monotonic()
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        body = req.body
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and event_id:
+            if not await self._store.claim_event(event_id):
+                log.info("duplicate_event_ignored", event_id=event_id)
+                return BoltResponse(status=200, body="")
+            if time.monotonic() - self._last_purge > EVENT_PURGE_EVERY_S:
+                self._last_purge = time.monotonic()
+                self._tasks.spawn(self._purge(), name="purge_events")
+        await next()
+        return resp
+
+    async def _purge(self) -> None:
         try:
-            removed = await store.purge_events(older_than=EVENT_ID_RETENTION)
+            removed = await self._store.purge_events(older_than=EVENT_ID_RETENTION)
         except Exception as error:  # noqa: BLE001 - housekeeping; the next purge retries
             log.warning("event_purge_failed", error=str(error))
         else:
             log.debug("events_purged", removed=removed)
-
-    async def middleware(
-        body: dict[str, Any], next: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if isinstance(event_id, str) and event_id:
-            if not await store.claim_event(event_id):
-                log.info("duplicate_event_ignored", event_id=event_id)
-                return BoltResponse(status=200, body="")
-            if time.monotonic() - last_purge[0] > EVENT_PURGE_EVERY_S:
-                last_purge[0] = time.monotonic()
-                tasks.spawn(purge(), name="purge_events")
-        await next()
-        return None
-
-    return middleware
 
 
 async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:

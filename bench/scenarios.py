@@ -1,0 +1,545 @@
+"""The scenarios: one function each, returning a flat dict of figures.
+
+Figure names are unique across scenarios. Times are milliseconds (`_ms`), memory megabytes
+(`_mb`, MiB), `ratio` figures are bot/floor; the rest are counts. Each scenario also says how
+its figures are tabulated (`Table`) and which figures are worst-of-runs instead of medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bench.driver import Sample
+from bench.harness import (
+    BENCH_CUSTOMERS,
+    BOT_RATE_LIMIT,
+    BOT_TOKEN,
+    PRODUCT,
+    Bench,
+    Plan,
+    bench_customer,
+    command_text,
+)
+from bench.processes import Child
+from bench.stats import median, percentile, ratio
+from bot.alerts.poller import Poller, PollerOptions
+from bot.config import Settings
+from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.models import parse_customer_license_users
+from bot.sandbox import seed
+from bot.slack.app import build_web_client
+from bot.slack.blocks import SummaryButtons, render_summary
+from bot.store import Store
+from bot.summary import summarise
+
+Figures = dict[str, float]
+Cells = tuple[str | None, ...]
+ACK_LIMIT_MS = 3000.0
+WARM_UP_WAVE = 20
+
+
+@dataclass(frozen=True)
+class Table:
+    """How a scenario's figures are shown: a grid of figure names, then single figures."""
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, Cells], ...] = ()
+    singles: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        names = [name for _, cells in self.rows for name in cells if name is not None]
+        return (*names, *(name for _, name in self.singles))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str  # may name figures: "{ack_sandbox_latency_ms:.0f}"
+    run: Callable[[Bench], Awaitable[Figures]] | None
+    table: Table = field(default_factory=Table)
+    worst: frozenset[str] = frozenset()  # aggregated over runs by max, not median
+    unavailable: str = ""
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        return self.table.figures
+
+
+# --- ack latency -----------------------------------------------------------------------
+
+
+def _drain_timeout(plan: Plan, commands: int) -> float:
+    return plan.ack_latency_ms / 1000 + commands / BOT_RATE_LIMIT + 30.0
+
+
+def _ack_figures(prefix: str, bot: Sequence[Sample], floor: Sequence[Sample]) -> Figures:
+    bot_acks = [s.ack_ms for s in bot if s.ack_ok]
+    floor_acks = [s.ack_ms for s in floor if s.ack_ok]
+    figures = {
+        f"{prefix}_bot_p50_ms": percentile(bot_acks, 50),
+        f"{prefix}_bot_p99_ms": percentile(bot_acks, 99),
+        f"{prefix}_floor_p50_ms": percentile(floor_acks, 50),
+        f"{prefix}_floor_p99_ms": percentile(floor_acks, 99),
+    }
+    figures[f"{prefix}_ratio_p50"] = ratio(
+        figures[f"{prefix}_bot_p50_ms"], figures[f"{prefix}_floor_p50_ms"]
+    )
+    figures[f"{prefix}_ratio_p99"] = ratio(
+        figures[f"{prefix}_bot_p99_ms"], figures[f"{prefix}_floor_p99_ms"]
+    )
+    return figures
+
+
+async def _acks(bench: Bench, child: Child, texts: list[str], concurrency: int) -> list[Sample]:
+    """`texts` in waves of `concurrency`, on connections opened beforehand (steady state)."""
+    async with bench.driver.client() as http:
+        await bench.driver.open_connections(http, child.url, concurrency)
+        return await bench.driver.waves(http, child.url, texts, concurrency)
+
+
+async def ack_latency(bench: Bench) -> Figures:
+    """Acks of the bot and the floor at each concurrency while lookups take the set latency."""
+    plan = bench.plan
+    figures: Figures = {"ack_sandbox_latency_ms": float(plan.ack_latency_ms)}
+    failed = missing = wrong = 0
+    with bench.children() as fleet:
+        bot, floor = await asyncio.gather(
+            bench.start_bot(fleet, cache_ttl=0), bench.start_floor(fleet)
+        )
+        await bench.reset_sandbox(latency_ms=plan.ack_latency_ms)
+        await bench.warm_up(floor, delivery=False)
+        await bench.warm_up(bot, delivery=True)
+        # One unmeasured wave each: a process's first concurrent wave is slower, once.
+        texts = bench.distinct_customers(WARM_UP_WAVE)
+        await _acks(bench, floor, texts, WARM_UP_WAVE)
+        warm = await _acks(bench, bot, texts, WARM_UP_WAVE)
+        await bench.driver.await_deliveries(warm, within_s=_drain_timeout(plan, WARM_UP_WAVE))
+        levels = [(1, plan.ack_c1_requests), *((c, c * w) for c, w in plan.ack_waves)]
+        levels.append((plan.ack_burst, plan.ack_burst))
+        cpu_before = {"bot": bot.cpu_seconds(), "floor": floor.cpu_seconds()}
+        for concurrency, count in levels:
+            texts = bench.distinct_customers(count)
+            floor_samples = await _acks(bench, floor, texts, concurrency)
+            bot_samples = await _acks(bench, bot, texts, concurrency)
+            # Let the bot finish this level's lookups so the next level starts from idle.
+            missing += await bench.driver.await_deliveries(
+                bot_samples, within_s=_drain_timeout(plan, count)
+            )
+            wrong += sum(1 for s in bot_samples if not math.isnan(s.delivered) and not s.answer_ok)
+            failed += sum(1 for s in [*bot_samples, *floor_samples] if not s.ack_ok)
+            prefix = f"ack_c{concurrency}" if concurrency != plan.ack_burst else "ack_burst"
+            figures.update(_ack_figures(prefix, bot_samples, floor_samples))
+            if concurrency == plan.ack_burst:
+                bot_acks = [s.ack_ms if s.ack_ok else math.inf for s in bot_samples]
+                figures["ack_burst_concurrency"] = float(concurrency)
+                figures["ack_burst_bot_max_ms"] = max(bot_acks)
+                figures["ack_burst_floor_max_ms"] = max(
+                    s.ack_ms if s.ack_ok else math.inf for s in floor_samples
+                )
+                figures["ack_burst_bot_slow"] = float(sum(a >= ACK_LIMIT_MS for a in bot_acks))
+        commands = sum(count for _, count in levels)
+        for name, child in (("bot", bot), ("floor", floor)):
+            used_ms = (child.cpu_seconds() - cpu_before[name]) * 1000
+            figures[f"ack_{name}_cpu_ms_per_command"] = used_ms / commands
+    figures["ack_failed"] = float(failed)
+    figures["ack_missing_deliveries"] = float(missing)
+    figures["ack_wrong_answers"] = float(wrong)
+    return figures
+
+
+def _ack_row(label: str, prefix: str) -> tuple[str, Cells]:
+    names = ("bot_p50_ms", "bot_p99_ms", "floor_p50_ms", "floor_p99_ms", "ratio_p50", "ratio_p99")
+    return label, tuple(f"{prefix}_{name}" for name in names)
+
+
+ACK_TABLE = Table(
+    columns=("bot p50", "bot p99", "floor p50", "floor p99", "ratio p50", "ratio p99"),
+    rows=(
+        _ack_row("concurrency 1", "ack_c1"),
+        _ack_row("concurrency 20", "ack_c20"),
+        _ack_row("concurrency 100", "ack_c100"),
+        _ack_row("concurrency 200 (1 wave)", "ack_burst"),
+        (
+            "concurrency 200: max ack",
+            ("ack_burst_bot_max_ms", None, "ack_burst_floor_max_ms", None, None, None),
+        ),
+    ),
+    singles=(
+        ("bot acks >= 3 s or failed at concurrency 200", "ack_burst_bot_slow"),
+        ("acks failed (bot + floor)", "ack_failed"),
+        ("bot answers missing", "ack_missing_deliveries"),
+        ("bot answers not a summary", "ack_wrong_answers"),
+        ("bot CPU ms per command (ack, lookup, answer)", "ack_bot_cpu_ms_per_command"),
+        ("floor CPU ms per command (ack)", "ack_floor_cpu_ms_per_command"),
+        ("sandbox latency ms", "ack_sandbox_latency_ms"),
+    ),
+)
+
+
+# --- end-to-end overhead ---------------------------------------------------------------
+
+
+def _overheads(samples: Sequence[Sample], latency_ms: float) -> list[float]:
+    return [s.e2e_ms - latency_ms for s in samples if s.answer_ok]
+
+
+async def e2e_overhead(bench: Bench) -> Figures:
+    """Send to response_url delivery, minus the sandbox latency; no cache, no coalescing."""
+    plan = bench.plan
+    latency = float(plan.e2e_latency_ms)
+    with bench.children() as fleet:
+        bot = await bench.start_bot(fleet, cache_ttl=0)
+        await bench.reset_sandbox(latency_ms=plan.e2e_latency_ms)
+        await bench.warm_up(bot, delivery=True)
+        single = await bench.sequential(
+            bot, bench.distinct_customers(plan.e2e_c1_requests), delivery_timeout=30.0
+        )
+        concurrent: list[Sample] = []
+        async with bench.driver.client() as http:
+            for _ in range(plan.e2e_c20_waves):
+                wave = await bench.driver.wave(http, bot.url, bench.distinct_customers(20))
+                await bench.driver.await_deliveries(wave, within_s=30.0)
+                concurrent += wave
+    single_overheads = _overheads(single, latency)
+    concurrent_overheads = _overheads(concurrent, latency)
+    return {
+        "e2e_c1_overhead_p50_ms": percentile(single_overheads, 50),
+        "e2e_c1_overhead_p99_ms": percentile(single_overheads, 99),
+        "e2e_c1_ack_p50_ms": percentile([s.ack_ms for s in single if s.ack_ok], 50),
+        "e2e_c20_overhead_p50_ms": percentile(concurrent_overheads, 50),
+        "e2e_c20_overhead_p99_ms": percentile(concurrent_overheads, 99),
+        "e2e_c20_ack_p50_ms": percentile([s.ack_ms for s in concurrent if s.ack_ok], 50),
+        "e2e_failed": float(sum(1 for s in [*single, *concurrent] if not s.answer_ok)),
+        "e2e_sandbox_latency_ms": latency,
+    }
+
+
+E2E_TABLE = Table(
+    columns=("overhead p50", "overhead p99", "ack p50"),
+    rows=(
+        (
+            "concurrency 1",
+            ("e2e_c1_overhead_p50_ms", "e2e_c1_overhead_p99_ms", "e2e_c1_ack_p50_ms"),
+        ),
+        (
+            "concurrency 20",
+            ("e2e_c20_overhead_p50_ms", "e2e_c20_overhead_p99_ms", "e2e_c20_ack_p50_ms"),
+        ),
+    ),
+    singles=(
+        ("commands without a summary answer", "e2e_failed"),
+        ("sandbox latency ms (subtracted)", "e2e_sandbox_latency_ms"),
+    ),
+)
+
+
+# --- cached and coalesced lookups ------------------------------------------------------
+
+
+async def cached_coalesced(bench: Bench) -> Figures:
+    """100 identical commands at once, then the same lookup again and again within the TTL."""
+    plan = bench.plan
+    email = seed.AT_LIMIT
+    text = command_text(email)
+    with bench.children() as fleet:
+        bot = await bench.start_bot(fleet, cache_ttl=30.0)
+        await bench.warm_up(bot, delivery=True)  # another customer: nothing cached for `email`
+        await bench.reset_sandbox(latency_ms=plan.coalesce_latency_ms)
+        async with bench.driver.client() as http:
+            burst = await bench.driver.wave(http, bot.url, [text] * plan.coalesce_requests)
+        await bench.driver.await_deliveries(burst, within_s=60.0)
+        coalesced_upstream = await bench.upstream_lookups(email)
+        repeated = await bench.sequential(bot, [text] * plan.cached_requests, delivery_timeout=30.0)
+        cached_upstream = await bench.upstream_lookups(email) - coalesced_upstream
+    burst_e2e = [s.e2e_ms for s in burst if s.answer_ok]
+    repeated_e2e = [s.e2e_ms for s in repeated if s.answer_ok]
+    return {
+        "coalesced_upstream_requests": float(coalesced_upstream),
+        "coalesced_e2e_p50_ms": percentile(burst_e2e, 50),
+        "coalesced_e2e_p99_ms": percentile(burst_e2e, 99),
+        "cached_upstream_requests": float(cached_upstream),
+        "cached_e2e_p50_ms": percentile(repeated_e2e, 50),
+        "cached_e2e_p99_ms": percentile(repeated_e2e, 99),
+        "cached_failed": float(sum(1 for s in [*burst, *repeated] if not s.answer_ok)),
+        "cached_sandbox_latency_ms": float(plan.coalesce_latency_ms),
+    }
+
+
+CACHED_TABLE = Table(
+    columns=("upstream requests", "e2e p50", "e2e p99"),
+    rows=(
+        (
+            "100 identical commands at once",
+            ("coalesced_upstream_requests", "coalesced_e2e_p50_ms", "coalesced_e2e_p99_ms"),
+        ),
+        (
+            "repeated within the cache TTL",
+            ("cached_upstream_requests", "cached_e2e_p50_ms", "cached_e2e_p99_ms"),
+        ),
+    ),
+    singles=(
+        ("commands without a summary answer", "cached_failed"),
+        ("sandbox latency ms (not subtracted)", "cached_sandbox_latency_ms"),
+    ),
+)
+
+
+# --- large customers -------------------------------------------------------------------
+
+LARGE_CUSTOMERS = (("5k", seed.BIG), ("50k", seed.HUGE))
+
+
+def first_page_timings(body: bytes, email: str) -> tuple[float, float, float]:
+    """Milliseconds to parse the body, summarise it and render page 0, in this process."""
+    gc.collect()
+    started = time.perf_counter()
+    answer = parse_customer_license_users(body)
+    parsed = time.perf_counter()
+    summary = summarise(PRODUCT, answer)
+    summarised = time.perf_counter()
+    render_summary(summary, lookup_email=email, page=0, buttons=SummaryButtons(share=True))
+    rendered = time.perf_counter()
+    return (
+        (parsed - started) * 1000,
+        (summarised - parsed) * 1000,
+        (rendered - summarised) * 1000,
+    )
+
+
+async def large_customers(bench: Bench) -> Figures:
+    """First page of 5,000 and 50,000 users in-process; the bot's peak RSS growth for each."""
+    plan = bench.plan
+    figures: Figures = {}
+    for label, email in LARGE_CUSTOMERS:
+        runs = plan.large_runs if email == seed.BIG else plan.huge_runs
+        await bench.reset_sandbox()
+        body = await bench.answer_body(email)
+        timings = [first_page_timings(body, email) for _ in range(runs)]
+        figures[f"large_{label}_body_mb"] = len(body) / 2**20
+        figures[f"large_{label}_parse_ms"] = median(t[0] for t in timings)
+        figures[f"large_{label}_summarise_ms"] = median(t[1] for t in timings)
+        figures[f"large_{label}_render_ms"] = median(t[2] for t in timings)
+        figures[f"large_{label}_first_page_ms"] = median(sum(t) for t in timings)
+        with bench.children() as fleet:  # a fresh bot per size: nothing else in its peak
+            bot = await bench.start_bot(fleet, cache_ttl=30.0)
+            await bench.warm_up(bot, delivery=True)
+            before = bot.memory()
+            [sample] = await bench.sequential(bot, [command_text(email)], delivery_timeout=120.0)
+            after = bot.memory()
+        figures[f"large_{label}_rss_before_mb"] = before.rss_mb
+        figures[f"large_{label}_rss_growth_mb"] = after.hwm_mb - before.rss_mb
+        figures[f"large_{label}_rss_after_mb"] = after.rss_mb
+        figures[f"large_{label}_bot_e2e_ms"] = sample.e2e_ms if sample.answer_ok else math.nan
+        figures[f"large_{label}_failed"] = 0.0 if sample.answer_ok else 1.0
+    return figures
+
+
+def _large_row(label: str, name: str) -> tuple[str, Cells]:
+    return label, (f"large_5k_{name}", f"large_50k_{name}")
+
+
+LARGE_TABLE = Table(
+    columns=("5,000 users", "50,000 users"),
+    rows=(
+        _large_row("answer body MB", "body_mb"),
+        _large_row("parse ms", "parse_ms"),
+        _large_row("summarise ms", "summarise_ms"),
+        _large_row("render page 0 ms", "render_ms"),
+        _large_row("first page ready ms", "first_page_ms"),
+        _large_row("bot RSS before MB", "rss_before_mb"),
+        _large_row("bot RSS growth MB (VmHWM after - VmRSS before)", "rss_growth_mb"),
+        _large_row("bot RSS after MB", "rss_after_mb"),
+        _large_row("bot command e2e ms", "bot_e2e_ms"),
+        _large_row("bot answer missing / wrong", "failed"),
+    ),
+)
+
+
+# --- alert polling ---------------------------------------------------------------------
+
+
+async def alert_polling(bench: Bench) -> Figures:
+    """One poll cycle of `alert_watches` watches at the default rate limit, in this process.
+
+    The watches are snoozed, so the cycle does all its work (lookups, rules, snapshot and
+    outbox writes) without posting 1,000 baselines: posting is paced per channel by Slack's
+    limits, not by the bot.
+    """
+    plan = bench.plan
+    await bench.reset_sandbox(latency_ms=plan.alert_latency_ms)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        licensespring_api_url=bench.sandbox.url,
+        licensespring_api_key=seed.SANDBOX_API_KEY,
+        licensespring_shared_key=seed.SANDBOX_SHARED_KEY,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=bench.receiver.api_url,
+    )
+    store = await Store.open(f"sqlite:///{bench.workdir / f'alerts-{uuid.uuid4().hex}.db'}")
+    client = LicenseApiClient.from_settings(settings)
+    try:
+        now = datetime.now(UTC)
+        for index in range(plan.alert_watches):
+            watch, _ = await store.watches.add(
+                product=PRODUCT,
+                customer_email=bench_customer(index),
+                channel_id=f"CBENCH{index // BENCH_CUSTOMERS}",
+                threshold_pct=90,
+                created_by="UBENCH",
+                now=now,
+            )
+            await store.watches.snooze(watch.id, now + timedelta(days=1))
+        poller = Poller(
+            store,
+            client,
+            build_web_client(settings),
+            PollerOptions(interval_s=float(settings.alert_poll_interval)),
+        )
+        stats = await poller.run_cycle()
+        sandbox = await bench.sandbox_stats()
+    finally:
+        await client.aclose()
+        await store.close()
+    ideal_s = plan.alert_watches / settings.licensespring_rate_limit
+    per_watch_s = stats.seconds / max(stats.checked, 1)
+    return {
+        "alerts_watches": float(plan.alert_watches),
+        "alerts_checked": float(stats.checked),
+        "alerts_failed": float(stats.failed),
+        "alerts_cycle_s": stats.seconds,
+        "alerts_ideal_s": ideal_s,
+        "alerts_cycle_ratio": stats.seconds / ideal_s,
+        "alerts_429s": float(sandbox.get("rate_limited", 0)),
+        "alerts_rate_limit": settings.licensespring_rate_limit,
+        "alerts_watches_per_interval": settings.alert_poll_interval / per_watch_s,
+    }
+
+
+ALERTS_TABLE = Table(
+    singles=(
+        ("watches", "alerts_watches"),
+        ("checked", "alerts_checked"),
+        ("failed lookups", "alerts_failed"),
+        ("rate limit, lookups/s (the default)", "alerts_rate_limit"),
+        ("one poll cycle, s", "alerts_cycle_s"),
+        ("ideal (watches / rate limit), s", "alerts_ideal_s"),
+        ("cycle / ideal", "alerts_cycle_ratio"),
+        ("429s from the License API", "alerts_429s"),
+        ("watches one worker keeps within a 15-minute interval", "alerts_watches_per_interval"),
+    ),
+)
+
+
+# --- start-up --------------------------------------------------------------------------
+
+IDLE_SETTLE_S = 0.25
+
+
+async def startup(bench: Bench) -> Figures:
+    """Process start until `/healthz` answers, floor and bot alternately; RSS when idle.
+
+    One unmeasured start of each first: the bot's database then exists, as it would after the
+    first deployment, and neither pays for cold files or bytecode compilation.
+    """
+    times: dict[str, list[float]] = {"bot": [], "floor": []}
+    rss: dict[str, list[float]] = {"bot": [], "floor": []}
+    for run in range(bench.plan.startup_runs + 1):
+        for kind in ("floor", "bot"):
+            with bench.children() as fleet:
+                if kind == "bot":
+                    child = await bench.start_bot(fleet, cache_ttl=30.0)
+                else:
+                    child = await bench.start_floor(fleet)
+                await asyncio.sleep(IDLE_SETTLE_S)
+                if run > 0:
+                    times[kind].append(child.ready_after_s * 1000)
+                    rss[kind].append(child.memory().rss_mb)
+    bot_ms, floor_ms = median(times["bot"]), median(times["floor"])
+    bot_rss, floor_rss = median(rss["bot"]), median(rss["floor"])
+    return {
+        "startup_bot_ms": bot_ms,
+        "startup_floor_ms": floor_ms,
+        "startup_ratio": ratio(bot_ms, floor_ms),
+        "idle_rss_bot_mb": bot_rss,
+        "idle_rss_floor_mb": floor_rss,
+        "idle_rss_ratio": ratio(bot_rss, floor_rss),
+    }
+
+
+STARTUP_TABLE = Table(
+    columns=("bot", "floor", "bot/floor"),
+    rows=(
+        ("time until /healthz answers ms", ("startup_bot_ms", "startup_floor_ms", "startup_ratio")),
+        ("idle RSS MB", ("idle_rss_bot_mb", "idle_rss_floor_mb", "idle_rss_ratio")),
+    ),
+)
+
+
+# --- registry --------------------------------------------------------------------------
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "ack",
+        "Ack latency, ms (sandbox latency {ack_sandbox_latency_ms:.0f} ms)",
+        ack_latency,
+        ACK_TABLE,
+        worst=frozenset(
+            {
+                "ack_burst_bot_max_ms",
+                "ack_burst_floor_max_ms",
+                "ack_burst_bot_slow",
+                "ack_failed",
+                "ack_missing_deliveries",
+                "ack_wrong_answers",
+            }
+        ),
+    ),
+    Scenario(
+        "e2e",
+        "End-to-end overhead, ms (send -> response_url delivery - sandbox latency)",
+        e2e_overhead,
+        E2E_TABLE,
+        worst=frozenset({"e2e_failed"}),
+    ),
+    Scenario(
+        "cached",
+        "Cached and coalesced lookups, ms",
+        cached_coalesced,
+        CACHED_TABLE,
+        worst=frozenset(
+            {"coalesced_upstream_requests", "cached_upstream_requests", "cached_failed"}
+        ),
+    ),
+    Scenario(
+        "large",
+        "Large customers (first page in the bench process; RSS of a fresh bot process)",
+        large_customers,
+        LARGE_TABLE,
+        worst=frozenset({"large_5k_failed", "large_50k_failed"}),
+    ),
+    Scenario(
+        "alerts",
+        "Alert polling (sandbox latency 100 ms, default rate limit)",
+        alert_polling,
+        ALERTS_TABLE,
+        worst=frozenset({"alerts_429s", "alerts_failed"}),
+    ),
+    Scenario("startup", "Start-up", startup, STARTUP_TABLE),
+)
+
+SCENARIO_NAMES = tuple(scenario.name for scenario in SCENARIOS)
+
+
+def by_name(name: str) -> Scenario:
+    for scenario in SCENARIOS:
+        if scenario.name == name:
+            return scenario
+    raise KeyError(name)
