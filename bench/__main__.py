@@ -16,6 +16,7 @@ from typing import Any
 from bench.harness import Plan, open_bench
 from bench.report import NOT_AVAILABLE, OK, ScenarioResult, machine, render, to_json, write_json
 from bench.scenarios import SCENARIO_NAMES, SCENARIOS, Scenario
+from bot.logging import configure_logging
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 EXIT_SCENARIO_FAILED = 1
@@ -87,6 +88,8 @@ async def run(plan: Plan, selected: Sequence[Scenario]) -> list[ScenarioResult]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # In-process scenarios (alert polling) use the bot's code: keep its logs out of the table.
+    configure_logging(level="WARNING")
     if args.repeat is not None and args.repeat < 1:
         build_parser().error("--repeat must be at least 1")
     repeat = args.repeat or (1 if args.quick else 3)

@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bot",
         description="Slack bot that shows a LicenseSpring customer's license users.",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="validate settings and reach Slack, the License API and the store, then exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     lookup = commands.add_parser("lookup", help="look up a customer's license users")
@@ -108,6 +113,16 @@ async def print_audit(settings: Settings, since_text: str, output_format: str) -
     return EXIT_OK
 
 
+async def print_check(settings: Settings) -> int:
+    from bot.check import run_check
+
+    lines, ok = await run_check(settings)
+    for line in lines:
+        print(line.render())
+    print("all checks passed" if ok else "some checks failed")
+    return EXIT_OK if ok else EXIT_LOOKUP_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -117,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(
         log_format=settings.log_format,
         # The terminal commands print their own results; keep their output clean.
-        level="WARNING" if quiet_command(args.command, settings) else settings.log_level,
+        level="WARNING"
+        if args.check or quiet_command(args.command, settings)
+        else settings.log_level,
         secrets=settings.secret_values(),
     )
     if args.command == "lookup":
@@ -132,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except KeyboardInterrupt:
             return fail("interrupted", 130)
+    if args.check:
+        return asyncio.run(print_check(settings))
     try:
         return dispatch(args, settings)
     except ConfigError as error:
@@ -141,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def quiet_command(command: str | None, settings: Settings) -> bool:
-    return (command or default_command(settings)) in {"lookup", "demo", "audit"}
+    return (command or default_command(settings)) in {"lookup", "demo", "audit", "check"}
 
 
 def default_command(settings: Settings) -> str:

@@ -14,6 +14,7 @@ from bot.audit import Actor, Auditor
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
 from bot.licensespring.models import CustomerLicenseUsers
+from bot.metrics import Metrics
 from bot.summary import Summary, summarise
 
 log = structlog.get_logger("lookup")
@@ -43,9 +44,12 @@ class LookupOutcome:
 
 
 class LookupService:
-    def __init__(self, client: LicenseApiClient, auditor: Auditor) -> None:
+    def __init__(
+        self, client: LicenseApiClient, auditor: Auditor, metrics: Metrics | None = None
+    ) -> None:
         self.client = client
         self.auditor = auditor
+        self.metrics = metrics
 
     async def lookup_one(self, product: str, email: str, *, fresh: bool = False) -> LookupOutcome:
         try:
@@ -69,6 +73,10 @@ class LookupService:
         outcomes = await asyncio.gather(*(self.lookup_one(p, email) for p in products))
         total_ms = round((time.monotonic() - started) * 1000, 1)
         for outcome in outcomes:
+            if self.metrics is not None:
+                self.metrics.lookups.labels(outcome.outcome, surface).inc()
+                if not outcome.cached and outcome.error is None:
+                    self.metrics.upstream_seconds.observe(outcome.upstream_ms / 1000)
             log.info(
                 "lookup",
                 reference=reference,

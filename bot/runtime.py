@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from bot.alerts.poller import Poller, PollerOptions
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
+from bot.metrics import Metrics
 from bot.server import create_server
 from bot.slack.app import build_web_client, create_app
 from bot.store import Store, redact_url
@@ -42,6 +43,7 @@ class Runtime:
     licensespring: LicenseApiClient
     store: Store
     tasks: TaskTracker
+    metrics: Metrics
     poller_stop: asyncio.Event | None = None
 
     async def aclose(self) -> None:
@@ -78,15 +80,22 @@ async def start_runtime(
     log.info("store_open", url=redact_url(settings.database_url), dialect=store.dialect)
     licensespring = LicenseApiClient.from_settings(settings)
     tasks = TaskTracker()
+    metrics = Metrics(licensespring)
     app = create_app(
         settings,
         licensespring=licensespring,
         store=store,
         web_client=web_client or build_web_client(settings),
         tasks=tasks,
+        metrics=metrics,
     )
     runtime = Runtime(
-        settings=settings, app=app, licensespring=licensespring, store=store, tasks=tasks
+        settings=settings,
+        app=app,
+        licensespring=licensespring,
+        store=store,
+        tasks=tasks,
+        metrics=metrics,
     )
     if with_worker:
         runtime.start_poller()

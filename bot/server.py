@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -51,12 +52,41 @@ async def slack_events(request: Request) -> Response:
         body.decode("utf-8")
     except UnicodeDecodeError:
         return PlainTextResponse("request body is not UTF-8", status_code=400)
-    bolt_response = await runtime.app.async_dispatch(to_async_bolt_request(request, body))
+    bolt_request = to_async_bolt_request(request, body)
+    bolt_response = await runtime.app.async_dispatch(bolt_request)
+    runtime.metrics.acks.labels(_kind(bolt_request.body), str(bolt_response.status)).inc()
     return to_starlette_response(bolt_response)
 
 
+def _kind(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return "command"
+    kind = body.get("type")
+    return kind if isinstance(kind, str) and kind.isidentifier() else "other"
+
+
 async def healthz(_: Request) -> Response:
+    """The process is alive and serving."""
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready for traffic: the store answers (settings were valid, or we would not be running)."""
+    runtime: Runtime = request.app.state.runtime
+    if not await runtime.store.ping():
+        return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "store": runtime.store.dialect})
+
+
+async def metrics(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    try:
+        counts = await runtime.store.watches.alerts_by_status()
+    except Exception:  # noqa: BLE001 - metrics must render even when the store is down
+        counts = {}
+    for status in ("pending", "sent", "suppressed", "failed"):
+        runtime.metrics.alerts.labels(status).set(counts.get(status, 0))
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 def create_server(build_runtime: RuntimeFactory) -> Starlette:
@@ -77,6 +107,8 @@ def create_server(build_runtime: RuntimeFactory) -> Starlette:
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -178,3 +178,48 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     opened = await Store.open(store_url)
     yield opened
     await opened.close()
+
+
+# --- the leak scan that runs over the whole session ----------------------------------------
+
+
+def _all_seeded_passwords() -> set[str]:
+    passwords: set[str] = set()
+    bodies = [body for customers in seed.seed_customers().values() for body in customers.values()]
+    bodies.append(seed.build_huge())
+    for body in bodies:
+        passwords.update(u.get("initial_password") or "" for u in body["users"])
+    passwords.discard("")
+    return passwords
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leak_scanner(fake_slack_server: Any) -> Iterator[Any]:
+    from bot.devtools.slack_requests import SIGNING_SECRET
+    from tests.support import leaks
+
+    scanner = leaks.LeakScanner(
+        secrets=[
+            seed.SANDBOX_API_KEY,
+            seed.SANDBOX_SHARED_KEY,
+            seed.SANDBOX_CLIENT_SECRET,
+            SIGNING_SECRET,
+            fake_slack_server.bot_token,
+        ],
+        passwords=_all_seeded_passwords(),
+    )
+    leaks.ACTIVE = scanner
+    fake_slack_server.observers.append(scanner.scan_bytes)
+    yield scanner
+    leaks.ACTIVE = None
+    assert scanner.scanned > 0, "the leak scan saw nothing: its hooks are broken"
+    assert not scanner.hits, "secrets or passwords leaked:\n" + "\n".join(scanner.hits[:20])
+
+
+@pytest.fixture(autouse=True)
+def scanned_logging(leak_scanner: Any) -> None:
+    """Every test logs (JSON, DEBUG) through the leak scanner, whatever a previous test set."""
+    from bot.logging import configure_logging
+    from tests.support.leaks import ScannedStream
+
+    configure_logging(log_format="json", level="DEBUG", stream=ScannedStream(leak_scanner))  # type: ignore[arg-type]

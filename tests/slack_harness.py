@@ -30,6 +30,7 @@ class RunningBot:
     url: str
     slack: FakeSlack
     http: httpx.Client
+    server: Any = None  # the Starlette app; `server.state.runtime` once started
 
     @property
     def events_url(self) -> str:
@@ -127,4 +128,4 @@ BotFactory = Callable[..., RunningBot]
 def running_bot(settings: Settings, slack: FakeSlack) -> Iterator[RunningBot]:
     server = create_server(lambda: start_runtime(settings))
     with serve_in_thread(server) as url, httpx.Client(timeout=10) as http:
-        yield RunningBot(url=url, slack=slack, http=http)
+        yield RunningBot(url=url, slack=slack, http=http, server=server)

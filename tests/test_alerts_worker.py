@@ -20,6 +20,7 @@ from bot.sandbox.seed import customer_record, license_user
 from bot.slack.app import build_web_client
 from bot.store import Store
 from tests.conftest import SettingsFactory
+from tests.support.leaks import scan_process_output
 
 PRODUCT = "acme-desktop"
 INTERVAL = timedelta(seconds=900)
@@ -371,6 +372,8 @@ def test_two_worker_processes_post_each_baseline_once_and_stop_on_sigterm(
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         outputs = [worker.communicate(timeout=30) for worker in workers]
+        for stdout, stderr in outputs:
+            scan_process_output("python -m bot worker", stdout, stderr)
     for worker, (_, stderr) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, stderr
         assert "poller_stopped" in stderr

@@ -20,6 +20,7 @@ from bot.devtools.servers import free_port
 from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
+from tests.support.leaks import scan_process_output
 
 
 def run_bot(
@@ -30,7 +31,7 @@ def run_bot(
     stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LICENSESPRING_"))}
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "bot", *args],
         env={**base, **(env or {})},
         cwd=cwd,
@@ -40,6 +41,8 @@ def run_bot(
         input=stdin if stdin is not None else "",
         check=False,
     )
+    scan_process_output(f"python -m bot {' '.join(args)}", result.stdout, result.stderr)
+    return result
 
 
 @pytest.fixture
@@ -231,7 +234,8 @@ def slack_env(fake_slack: FakeSlack, sandbox_env: dict[str, str]) -> dict[str, s
 def stop(process: subprocess.Popen[str]) -> list[dict[str, object]]:
     """SIGTERM, wait, and return the JSON log events the process wrote."""
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(timeout=60)
+    scan_process_output("python -m bot serve", stdout, stderr)
     # uvicorn shuts down cleanly, then re-raises SIGTERM so the exit status tells what stopped it.
     assert process.returncode in (0, -signal.SIGTERM), stderr
     return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]

@@ -166,6 +166,9 @@ class FakeSlack:
         self.response_url_limit = response_url_limit
         self.base_url = ""
         self.api_url = ""
+        # Called with every body the bot sends (API calls and response_url posts); survives
+        # reset(), so a test session can inspect everything that was ever sent to "Slack".
+        self.observers: list[Callable[[str, bytes], None]] = []
         self._lock = threading.RLock()  # re-entrant: set_answer callables may inspect the fake
         self._changed = threading.Condition(self._lock)
         self._reset_state()
@@ -302,10 +305,15 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ HTTP endpoints
 
+    def _observe(self, where: str, body: bytes) -> None:
+        for observer in list(self.observers):
+            observer(where, body)
+
     async def _api_endpoint(self, request: Request) -> Response:
         method = request.path_params["method"]
         args: dict[str, Any] = dict(request.query_params)
         raw = await request.body()
+        self._observe(f"api/{method}", raw)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if raw and content_type == "application/json":
             try:
@@ -336,7 +344,9 @@ class FakeSlack:
 
     async def _response_endpoint(self, request: Request) -> Response:
         response_id = request.path_params["response_id"]
-        raw = (await request.body()).decode("utf-8", errors="replace")
+        raw_bytes = await request.body()
+        self._observe("response_url", raw_bytes)
+        raw = raw_bytes.decode("utf-8", errors="replace")
         try:
             parsed = json.loads(raw) if raw else {}
         except json.JSONDecodeError:

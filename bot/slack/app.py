@@ -24,6 +24,7 @@ from bot.audit import Auditor
 from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
+from bot.metrics import Metrics
 from bot.slack import actions, commands, threads, watching
 from bot.slack.access import AccessMiddleware, AccessPolicy
 from bot.slack.replies import INTERNAL_ERROR_TEXT
@@ -69,6 +70,7 @@ def create_app(
     store: Store | None = None,
     web_client: AsyncWebClient | None = None,
     tasks: TaskTracker | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncApp:
     client = web_client or build_web_client(settings)
     signing_secret = (
@@ -84,7 +86,7 @@ def create_app(
     auditor = Auditor(store)
     services = Services(
         settings=settings,
-        lookups=LookupService(licensespring, auditor),
+        lookups=LookupService(licensespring, auditor, metrics),
         auditor=auditor,
         store=store,
         tasks=tasks if tasks is not None else TaskTracker(),
