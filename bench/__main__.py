@@ -87,6 +87,12 @@ async def run(plan: Plan, selected: Sequence[Scenario]) -> list[ScenarioResult]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["soak"]:
+        from bench.soak import main as soak_main
+
+        configure_logging(level="WARNING")
+        return soak_main(argv[1:])
     args = build_parser().parse_args(argv)
     # In-process scenarios (alert polling) use the bot's code: keep its logs out of the table.
     configure_logging(level="WARNING")

@@ -93,8 +93,11 @@ def test_the_harness_did_real_work(quick_bench: tuple[str, dict[str, Any]]) -> N
         "cached_failed",
         "large_5k_failed",
         "large_50k_failed",
+        "alerts_failed",
+        "alerts_429s",
     ):
         assert figures[count] == 0, count
+    assert figures["alerts_checked"] == figures["alerts_watches"] > 0
     assert figures["large_50k_body_mb"] > figures["large_5k_body_mb"] > 0
 
 
@@ -106,9 +109,32 @@ def test_the_table_shows_every_scenario_and_target(
     assert f"{results['meta']['machine']['cores']} cores" in stdout
     for scenario in SCENARIOS:
         assert scenario.title.split(" (")[0].split(",")[0] in stdout, scenario.name
-    assert "not available yet" in stdout
+    assert "watches one worker keeps within a 15-minute interval" in stdout
     for target in TARGETS:
         assert target.label in stdout
     verdicts = [target["result"] for target in results["targets"]]
     assert len(verdicts) == len(TARGETS)
     assert set(verdicts) <= {"PASS", "FAIL"}
+
+
+@pytest.mark.bench
+def test_soak_runs_and_reports(tmp_path: Any) -> None:
+    """A short soak through the same entry point as the real one; figures, not timings."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "soak.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "soak", "--count", "300", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert "soak: 300 requests" in result.stdout, result.stdout + result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["server_errors"] == 0
+    assert figures["lost_replies"] == 0
+    assert figures["duplicate_posts"] == 0
+    assert figures["sent"]["duplicate"] > 0

@@ -104,4 +104,4 @@ class LicenseApiError(Exception):
 
     @property
     def transient(self) -> bool:
-        return self.code in TRANSIENT_CODES or self.status >= 500
+        return self.code in TRANSIENT_CODES or self.status == 429 or self.status >= 500

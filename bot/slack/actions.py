@@ -21,6 +21,7 @@ from bot.slack.blocks import (
     render_summary,
     render_user_page,
 )
+from bot.slack.delivery import answer
 from bot.slack.replies import lookup_message
 from bot.slack.threads import CannotPost, post_in_thread
 
@@ -125,12 +126,7 @@ async def show_page(
         buttons=_private_buttons(services),
         page=page,
     )
-    await respond(
-        text=message.text,
-        blocks=message.blocks,
-        response_type="ephemeral",
-        replace_original=replace,
-    )
+    await answer(respond, text=message.text, blocks=message.blocks, replace_original=replace)
 
 
 def _private_buttons(services: Services) -> SummaryButtons:
@@ -152,11 +148,11 @@ async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services
         include_users=False,
         buttons=SummaryButtons(share=False, show_users=True),
     )
-    await respond(
+    await answer(
+        respond,
         text=shared.text,
         blocks=shared.blocks + _attribution(actor, "Shared by"),
         response_type="in_channel",
-        replace_original=False,
     )
     await services.auditor.record(
         actor,

@@ -12,6 +12,7 @@ from bot.audit import Actor
 from bot.lookup import new_reference
 from bot.slack import watching
 from bot.slack.blocks import SummaryButtons
+from bot.slack.delivery import answer
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import (
     COMMAND,
@@ -94,9 +95,4 @@ async def handle_command(
         reference=reference,
         buttons=SummaryButtons(share=True, escalate=bool(settings.escalation_channel_id)),
     )
-    await respond(
-        text=message.text,
-        blocks=message.blocks,
-        response_type="ephemeral",
-        replace_original=True,
-    )
+    await answer(respond, text=message.text, blocks=message.blocks, replace_original=True)
