@@ -293,3 +293,20 @@ def test_audit_rows_for_each_action(
     assert all(r.at.tzinfo is not None for r in rows)
     dumped = repr(rows)
     assert "password" not in dumped.lower()
+
+
+def test_control_sequences_stay_inert_in_thread_replies_and_escalations(
+    start_bot: BotFactory, sandbox: SandboxState
+) -> None:
+    bot = start_bot(escalation_channel_id="CESC")
+    bot.mention(f"acme-desktop {seed.MISCHIEF}")
+    _, response_url = bot.command(f"acme-desktop {seed.MISCHIEF}")
+    buttons = actions_in(bot.final_response(response_url)["blocks"])
+    _, escalate_url = bot.press("escalate", buttons["escalate"]["value"])
+    bot.final_response(escalate_url)
+    _, share_url = bot.press("share_summary", buttons["share_summary"]["value"])
+    shared = bot.final_response(share_url)
+    sent = json.dumps([c.args for c in bot.slack.calls("chat.postMessage")]) + json.dumps(shared)
+    assert len(bot.slack.calls("chat.postMessage")) >= 3  # thread reply + escalation + its list
+    for dangerous in ("<!channel>", "<!here>", "<@U123", "<https://evil"):
+        assert dangerous not in sent

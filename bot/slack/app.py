@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit import Auditor
 from bot.config import Settings
@@ -124,7 +125,7 @@ class DedupeMiddleware(AsyncMiddleware):
         body = req.body
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if isinstance(event_id, str) and event_id:
-            if not await self._store.claim_event(event_id):
+            if not await self._first_delivery(event_id):
                 log.info("duplicate_event_ignored", event_id=event_id)
                 return BoltResponse(status=200, body="")
             if time.monotonic() - self._last_purge > EVENT_PURGE_EVERY_S:
@@ -132,6 +133,14 @@ class DedupeMiddleware(AsyncMiddleware):
                 self._tasks.spawn(self._purge(), name="purge_events")
         await next()
         return resp
+
+    async def _first_delivery(self, event_id: str) -> bool:
+        try:
+            return await self._store.claim_event(event_id)
+        except (SQLAlchemyError, OSError) as error:
+            # Fail open: a possible duplicate reply beats a lost one while the store is down.
+            log.warning("event_dedupe_unavailable", event_id=event_id, error=type(error).__name__)
+            return True
 
     async def _purge(self) -> None:
         try:
