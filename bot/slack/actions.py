@@ -24,6 +24,7 @@ from bot.slack.blocks import (
 from bot.slack.delivery import answer
 from bot.slack.replies import lookup_message
 from bot.slack.threads import CannotPost, post_in_thread
+from bot.summary import Summary
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -96,6 +97,20 @@ async def _lookup_from_button(
     return outcomes[0], page, reference
 
 
+async def _summary_from_button(
+    body: dict[str, Any], respond: AsyncRespond, services: Services, surface: str
+) -> tuple[LookupOutcome, Summary, str] | None:
+    """The button's customer summary, or None after telling the user why there is none."""
+    found = await _lookup_from_button(body, respond, services, surface)
+    if found is None:
+        return None
+    outcome, _, reference = found
+    if outcome.summary is None:
+        await _reply_failure(outcome, respond, services, reference)
+        return None
+    return outcome, outcome.summary, reference
+
+
 async def _reply_failure(
     outcome: LookupOutcome, respond: AsyncRespond, services: Services, reference: str
 ) -> None:
@@ -134,16 +149,13 @@ def _private_buttons(services: Services) -> SummaryButtons:
 
 
 async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services: Services) -> None:
-    found = await _lookup_from_button(body, respond, services, "share")
+    found = await _summary_from_button(body, respond, services, "share")
     if found is None:
         return
-    outcome, _, reference = found
+    outcome, summary, reference = found
     actor = _actor(body)
-    if outcome.summary is None:
-        await _reply_failure(outcome, respond, services, reference)
-        return
     shared = render_summary(
-        outcome.summary,
+        summary,
         lookup_email=outcome.email,
         include_users=False,
         buttons=SummaryButtons(share=False, show_users=True),
@@ -182,15 +194,11 @@ async def escalate_summary(
             replace_original=False,
         )
         return
-    found = await _lookup_from_button(body, respond, services, "escalate")
+    found = await _summary_from_button(body, respond, services, "escalate")
     if found is None:
         return
-    outcome, _, reference = found
+    outcome, summary, reference = found
     actor = _actor(body)
-    if outcome.summary is None:
-        await _reply_failure(outcome, respond, services, reference)
-        return
-    summary = outcome.summary
     head = render_summary(
         summary,
         lookup_email=outcome.email,
