@@ -141,12 +141,25 @@ async def _socket_main(settings: Settings, *, with_worker: bool) -> None:
     assert settings.slack_app_token is not None
     runtime = await start_runtime(settings, with_worker=with_worker)
     handler = AsyncSocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
+    stop = stop_on_signals()
     try:
         log.info("socket_mode_starting")
-        await handler.start_async()  # type: ignore[no-untyped-call]
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        await stop.wait()
+        log.info("socket_mode_stopping")
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await runtime.aclose()
+        log.info("stopped")
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT, so the process can drain and close cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def worker(settings: Settings) -> None:
@@ -162,10 +175,7 @@ async def _worker_main(settings: Settings) -> None:
     except ValueError as error:
         raise ConfigError(f"configuration error: {error}") from None
     licensespring = LicenseApiClient.from_settings(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals()
     try:
         await build_poller(settings, store, licensespring, build_web_client(settings)).run_forever(
             stop

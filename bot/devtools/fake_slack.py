@@ -33,8 +33,11 @@ awaited work has been scheduled or done (or run them with ``asyncio.to_thread``)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +48,8 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.devtools.servers import serve_in_thread
 
@@ -162,6 +166,8 @@ class FakeSlack:
 
     def __init__(self, bot_token: str = DEFAULT_BOT_TOKEN, *, response_url_limit: int | None = 5):
         self.bot_token = bot_token
+        self.app_token = "xapp-1-test-app-token"  # Socket Mode: apps.connections.open
+        self.socket = FakeSocketMode()
         # Slack accepts up to 5 posts per response_url; later ones get 404 "used_url".
         self.response_url_limit = response_url_limit
         self.base_url = ""
@@ -176,6 +182,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method:str}", self._api_endpoint, methods=["GET", "POST"]),
                 Route("/response/{response_id:str}", self._response_endpoint, methods=["POST"]),
+                WebSocketRoute("/socket", self.socket.endpoint),
             ]
         )
 
@@ -382,7 +389,8 @@ class FakeSlack:
     def _answer(
         self, method: str, args: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if _token_of(headers, args) != self.bot_token:
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if _token_of(headers, args) != expected:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         queue = self._faults.get(method)
         if queue:
@@ -529,6 +537,9 @@ class FakeSlack:
             "view": {**view, "id": view_id, "team_id": TEAM_ID, "hash": f"hash.{view_id}"},
         }
 
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
+
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user")
         if not user_id:
@@ -563,6 +574,7 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "views.open": FakeSlack._views_open,
     "users.info": FakeSlack._users_info,
+    "apps.connections.open": FakeSlack._apps_connections_open,
 }
 
 
@@ -574,3 +586,74 @@ def running_fake_slack(bot_token: str = DEFAULT_BOT_TOKEN) -> Iterator[FakeSlack
         fake.base_url = base_url
         fake.api_url = f"{base_url}/api/"
         yield fake
+
+
+class FakeSocketMode:
+    """Slack's Socket Mode end: hands envelopes to the connected app and records its acks.
+
+    `send(type, payload)` queues an envelope for the current (or next) connection and returns
+    its id; `acks` maps envelope ids to the ack payloads; `disconnect()` drops the connection
+    the way Slack does when it refreshes one, so the app must reconnect.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outbox: list[dict[str, Any]] = []
+        self.acks: dict[str, Any] = {}
+        self.connections = 0
+        self._drop = False
+
+    def send(self, envelope_type: str, payload: dict[str, Any]) -> str:
+        envelope_id = uuid.uuid4().hex
+        with self._lock:
+            self._outbox.append(
+                {
+                    "envelope_id": envelope_id,
+                    "type": envelope_type,
+                    "payload": payload,
+                    "accepts_response_payload": envelope_type != "events_api",
+                }
+            )
+        return envelope_id
+
+    def disconnect(self) -> None:
+        with self._lock:
+            self._drop = True
+
+    def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if envelope_id in self.acks:
+                    return self.acks[envelope_id]
+            time.sleep(0.02)
+        raise AssertionError(f"no ack for envelope {envelope_id}")
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        with self._lock:
+            self.connections += 1
+            self._drop = False
+        await websocket.send_json({"type": "hello", "num_connections": 1})
+        receiver = asyncio.ensure_future(self._receive_acks(websocket))
+        try:
+            while not receiver.done():
+                with self._lock:
+                    outgoing, self._outbox = self._outbox, []
+                    drop = self._drop
+                if drop:
+                    await websocket.close()
+                    return
+                for envelope in outgoing:
+                    await websocket.send_json(envelope)
+                await asyncio.sleep(0.02)
+        finally:
+            receiver.cancel()
+
+    async def _receive_acks(self, websocket: WebSocket) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                message = await websocket.receive_json()
+                if isinstance(message, dict) and "envelope_id" in message:
+                    with self._lock:
+                        self.acks[message["envelope_id"]] = message.get("payload")
