@@ -146,7 +146,6 @@ class Settings(BaseSettings):
 _EXPECTATIONS: dict[str, str] = {
     "float_parsing": "a number",
     "int_parsing": "a whole number",
-    "literal_error": "one of the listed values",
 }
 
 
@@ -154,9 +153,7 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first bad variable and what it should be."""
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "settings"
-    expected = first.get("msg", "a valid value")
-    if first.get("type") in _EXPECTATIONS and first.get("type") != "literal_error":
-        expected = _EXPECTATIONS[first["type"]]
+    expected = _EXPECTATIONS.get(first.get("type", ""), first.get("msg", "a valid value"))
     got = first.get("input")
     sensitive = any(word in field for word in ("secret", "key", "token", "url"))
     shown = "" if got is None or isinstance(got, dict) or sensitive else f" (got {str(got)[:40]!r})"

@@ -44,7 +44,7 @@ def lookup_error_text(
             f":mag: No customer {_code(email)} in {_code(product)}. "
             "Check the spelling, or look the customer up in another product."
         )
-    if error.transient or code in {"rate_limited"}:
+    if error.transient:
         return (
             f":hourglass: LicenseSpring did not answer for {where} "
             f"({escape(code)}). Try again in a minute."

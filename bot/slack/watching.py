@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.messages import ACTION_SNOOZE, ACTION_UNWATCH
+from bot.alerts.rules import Snapshot
 from bot.audit import Actor
 from bot.lookup import new_reference
 from bot.slack.blocks import Message, render_notice
@@ -216,8 +217,6 @@ def _state(watch: Watch, now: datetime) -> str:
     snapshot = watch.last_snapshot if isinstance(watch.last_snapshot, dict) else None
     if snapshot is None:
         return "waiting for first check"
-    from bot.alerts.rules import Snapshot
-
     parsed = Snapshot.from_json(snapshot)
     if parsed is None:
         return "ok"
