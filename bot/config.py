@@ -111,6 +111,18 @@ class Settings(BaseSettings):
             raise ValueError("expected an http:// or https:// URL")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        from bot.store.urls import async_database_url
+
+        try:
+            async_database_url(value)
+        except ValueError as error:
+            # The store's message starts with the variable's name; the caller adds it again.
+            raise ValueError(str(error).removeprefix("DATABASE_URL: ")) from None
+        return value
+
     @property
     def has_hmac_credentials(self) -> bool:
         return self.licensespring_api_key is not None and self.licensespring_shared_key is not None
@@ -153,7 +165,8 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first bad variable and what it should be."""
     first = error.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else "settings"
-    expected = _EXPECTATIONS.get(first.get("type", ""), first.get("msg", "a valid value"))
+    message = str(first.get("msg", "a valid value")).removeprefix("Value error, ")
+    expected = _EXPECTATIONS.get(first.get("type", ""), message)
     got = first.get("input")
     sensitive = any(word in field for word in ("secret", "key", "token", "url"))
     shown = "" if got is None or isinstance(got, dict) or sensitive else f" (got {str(got)[:40]!r})"

@@ -88,6 +88,7 @@ def test_dotenv_file_is_read(tmp_path: object) -> None:
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
         ("LICENSESPRING_API_URL", "api.licensespring.com", "LICENSESPRING_API_URL"),
         ("ALERT_POLL_INTERVAL", "1", "ALERT_POLL_INTERVAL"),
+        ("DATABASE_URL", "mysql://db/x", "DATABASE_URL: unsupported scheme 'mysql'"),
     ],
 )
 def test_malformed_setting_is_one_clear_line(

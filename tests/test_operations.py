@@ -85,14 +85,14 @@ def test_check_names_what_is_wrong(
         tmp_path,
         LICENSESPRING_SHARED_KEY="wrong",
         SLACK_BOT_TOKEN="xoxb-wrong",
-        DATABASE_URL="mysql://nope/db",
+        DATABASE_URL="postgresql://nobody@127.0.0.1:1/nothing",
     )
     result = run_bot("--check", env=env, cwd=tmp_path)
     assert result.returncode == 1
     out = result.stdout
     assert "[FAIL] licensespring: signature_mismatch" in out
     assert "[FAIL] slack: auth.test failed: invalid_auth" in out
-    assert "[FAIL] store: DATABASE_URL" in out
+    assert "[FAIL] store: cannot open postgresql://nobody@127.0.0.1:1/nothing" in out
     assert "wrong" not in out.replace("xoxb-wrong", "")  # the shared key is never printed
     assert "xoxb-wrong" not in out
     assert out.splitlines()[-1] == "some checks failed"
