@@ -10,6 +10,7 @@ import structlog
 import uvicorn
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from bot.alerts.poller import Poller, PollerOptions
@@ -115,9 +116,22 @@ def warn_if_no_licensespring(settings: Settings) -> None:
         )
 
 
+async def _store_reachable(settings: Settings) -> None:
+    """Open (and migrate) the store once before serving, so a dead database is one line."""
+    try:
+        store = await Store.open(settings.database_url)
+    except (OSError, SQLAlchemyError) as error:
+        raise ConfigError(
+            f"cannot open the store at {redact_url(settings.database_url)} (DATABASE_URL): "
+            f"{type(error).__name__}"
+        ) from None
+    await store.close()
+
+
 def serve(settings: Settings, host: str, port: int, *, with_worker: bool = False) -> None:
     require(settings, "slack_bot_token", "slack_signing_secret")
     warn_if_no_licensespring(settings)
+    asyncio.run(_store_reachable(settings))
     uvicorn.run(
         build_http_app(settings, with_worker=with_worker),
         host=host,

@@ -157,6 +157,17 @@ def test_bad_setting_stops_startup_with_one_line(
         (("serve",), {}, "SLACK_BOT_TOKEN is required"),
         (("socket",), {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_APP_TOKEN is required"),
         ((), {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_SIGNING_SECRET is required"),
+        (
+            ("serve",),
+            {
+                "SLACK_BOT_TOKEN": "xoxb-x",
+                "SLACK_SIGNING_SECRET": "s",
+                "LICENSESPRING_API_KEY": "k",
+                "LICENSESPRING_SHARED_KEY": "k",
+                "DATABASE_URL": "postgresql://bot:pw@127.0.0.1:1/nothing",
+            },
+            "cannot open the store at postgresql://bot:***@127.0.0.1:1/nothing",
+        ),
     ],
 )
 def test_run_modes_fail_fast_on_missing_settings(
