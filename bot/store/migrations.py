@@ -16,6 +16,7 @@ version, so steps never run on it.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -74,7 +75,7 @@ def configure_sqlite_engine(engine: AsyncEngine) -> None:
         try:
             # busy_timeout first: switching to WAL needs a lock, and so may wait.
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
@@ -85,6 +86,23 @@ def configure_sqlite_engine(engine: AsyncEngine) -> None:
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode = WAL`, retried while another process holds the lock.
+
+    SQLite does not always apply busy_timeout to this pragma: when several processes open a
+    new database at once, one switches it and the others may get "database is locked" at once.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def current_version(conn: Connection) -> int | None:
