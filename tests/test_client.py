@@ -267,7 +267,7 @@ async def test_read_timeout(make_client: ClientFactory, sandbox: SandboxState) -
         await client.customer_license_users("acme-desktop", seed.TYPICAL)
     assert caught.value.code == TIMEOUT
     assert caught.value.transient
-    assert time.monotonic() - started < 0.45
+    assert time.monotonic() - started < 0.95  # two 0.5 s waits would be >= 1 s
     assert client.stats.upstream_requests == 2
     await asyncio.sleep(0.5)  # let the sandbox finish the abandoned requests before the next test
 

@@ -181,7 +181,7 @@ def test_ack_within_3s_while_license_api_takes_10s(
     ack, response_url = bot.command(f"acme-desktop {seed.TYPICAL}")
     ack_s = time.monotonic() - started
     assert ack.status_code == 200
-    assert ack_s < 1.0
+    assert ack_s < 3.0  # Slack's deadline; the License API takes 10 s
     body = bot.final_response(response_url)
     assert "did not answer" in body["text"]
     sandbox.clear_faults()
