@@ -6,6 +6,7 @@ import asyncio
 import signal
 from dataclasses import dataclass
 
+import aiohttp
 import structlog
 import uvicorn
 from slack_bolt.async_app import AsyncApp
@@ -45,6 +46,7 @@ class Runtime:
     store: Store
     tasks: TaskTracker
     metrics: Metrics
+    http_session: aiohttp.ClientSession
     poller_stop: asyncio.Event | None = None
 
     async def aclose(self) -> None:
@@ -53,6 +55,7 @@ class Runtime:
             self.poller_stop.set()
         await self.tasks.drain(DRAIN_TIMEOUT_S)
         await self.licensespring.aclose()
+        await self.http_session.close()
         await self.store.close()
 
     def start_poller(self) -> None:
@@ -82,6 +85,7 @@ async def start_runtime(
     licensespring = LicenseApiClient.from_settings(settings)
     tasks = TaskTracker()
     metrics = Metrics(licensespring)
+    http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app = create_app(
         settings,
         licensespring=licensespring,
@@ -89,6 +93,7 @@ async def start_runtime(
         web_client=web_client or build_web_client(settings),
         tasks=tasks,
         metrics=metrics,
+        http_session=http_session,
     )
     runtime = Runtime(
         settings=settings,
@@ -97,6 +102,7 @@ async def start_runtime(
         store=store,
         tasks=tasks,
         metrics=metrics,
+        http_session=http_session,
     )
     if with_worker:
         runtime.start_poller()

@@ -328,3 +328,17 @@ def test_oversized_and_non_utf8_bodies_rejected_early(start_bot: BotFactory) -> 
     assert post_signed_sync(bot.http, bot.events_url, big).status_code == 413
     response = bot.http.post(bot.events_url, content=b"\xff\xfe", headers={"Content-Type": "x"})
     assert response.status_code == 400
+
+
+def test_answers_reuse_one_connection_to_slack(
+    start_bot: BotFactory, sandbox: SandboxState
+) -> None:
+    bot = start_bot()
+    peers = []
+    for email in (seed.TYPICAL, seed.EMPTY, seed.AT_LIMIT):
+        _, url = bot.command(f"acme-desktop {email}")
+        bot.final_response(url)
+        rid = url.rsplit("/", 1)[1]
+        peers.append(bot.slack.responses(rid)[-1].peer)
+    assert peers[0]
+    assert len(set(peers)) == 1, peers  # no new connection (and TLS handshake) per answer

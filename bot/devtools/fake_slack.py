@@ -112,6 +112,7 @@ class ResponseCall:
     headers: dict[str, str] = field(default_factory=dict)
     status: int = 200
     raw: str = ""
+    peer: str = ""  # the sender's address and port: equal for posts on one kept-alive connection
 
 
 @dataclass
@@ -379,6 +380,7 @@ class FakeSlack:
                     headers=dict(request.headers.items()),
                     status=status,
                     raw=raw,
+                    peer=f"{request.client.host}:{request.client.port}" if request.client else "",
                 )
             )
             self._changed.notify_all()

@@ -141,7 +141,13 @@ async def show_page(
         buttons=_private_buttons(services),
         page=page,
     )
-    await answer(respond, text=message.text, blocks=message.blocks, replace_original=replace)
+    await answer(
+        respond,
+        text=message.text,
+        blocks=message.blocks,
+        replace_original=replace,
+        session=services.http_session,
+    )
 
 
 def _private_buttons(services: Services) -> SummaryButtons:
@@ -165,6 +171,7 @@ async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services
         text=shared.text,
         blocks=shared.blocks + _attribution(actor, "Shared by"),
         response_type="in_channel",
+        session=services.http_session,
     )
     await services.auditor.record(
         actor,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
@@ -44,6 +45,7 @@ class Services:
     auditor: Auditor
     store: Store | None
     tasks: TaskTracker
+    http_session: aiohttp.ClientSession | None = None  # response_url posts, kept alive
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
@@ -72,6 +74,7 @@ def create_app(
     web_client: AsyncWebClient | None = None,
     tasks: TaskTracker | None = None,
     metrics: Metrics | None = None,
+    http_session: aiohttp.ClientSession | None = None,
 ) -> AsyncApp:
     client = web_client or build_web_client(settings)
     signing_secret = (
@@ -91,6 +94,7 @@ def create_app(
         auditor=auditor,
         store=store,
         tasks=tasks if tasks is not None else TaskTracker(),
+        http_session=http_session,
     )
     if store is not None:
         app.use(DedupeMiddleware(store, services.tasks))

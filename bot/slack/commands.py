@@ -95,4 +95,10 @@ async def handle_command(
         reference=reference,
         buttons=SummaryButtons(share=True, escalate=bool(settings.escalation_channel_id)),
     )
-    await answer(respond, text=message.text, blocks=message.blocks, replace_original=True)
+    await answer(
+        respond,
+        text=message.text,
+        blocks=message.blocks,
+        replace_original=True,
+        session=services.http_session,
+    )
