@@ -173,10 +173,21 @@ async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services
         response_type="in_channel",
         session=services.http_session,
     )
+    await _audit(services, actor, "share", "posted", outcome, reference)
+
+
+async def _audit(
+    services: Services,
+    actor: Actor,
+    action: str,
+    result: str,
+    outcome: LookupOutcome,
+    reference: str,
+) -> None:
     await services.auditor.record(
         actor,
-        "share",
-        outcome="posted",
+        action,
+        outcome=result,
         product=outcome.product,
         customer_email=outcome.email,
         reference=reference,
@@ -231,14 +242,7 @@ async def escalate_summary(
             await post_in_thread(client, channel, ts, note)
     except CannotPost as refused:
         await respond(text=refused.hint, response_type="ephemeral", replace_original=False)
-        await services.auditor.record(
-            actor,
-            "escalate",
-            outcome=refused.code,
-            product=outcome.product,
-            customer_email=outcome.email,
-            reference=reference,
-        )
+        await _audit(services, actor, "escalate", refused.code, outcome, reference)
         return
     link = await _permalink(client, channel, ts)
     where = f"<{link}|the escalation>" if link else "the escalation channel"
@@ -247,14 +251,7 @@ async def escalate_summary(
         response_type="ephemeral",
         replace_original=False,
     )
-    await services.auditor.record(
-        actor,
-        "escalate",
-        outcome="posted",
-        product=outcome.product,
-        customer_email=outcome.email,
-        reference=reference,
-    )
+    await _audit(services, actor, "escalate", "posted", outcome, reference)
 
 
 async def _permalink(client: AsyncWebClient, channel: str, ts: str) -> str | None:

@@ -7,6 +7,7 @@ PostgreSQL (asyncpg). All datetimes going in must be timezone-aware and come out
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -53,6 +54,9 @@ class AuditEntry:
     outcome: str
     reference: str | None
     detail: str | None = None
+
+
+_AUDIT_FIELDS = tuple(field.name for field in dataclasses.fields(AuditEntry))
 
 
 class Store:
@@ -147,52 +151,18 @@ class Store:
 
     async def record_audit(self, entry: AuditEntry) -> None:
         self._check_open()
-        stmt = sa.insert(audit_log).values(
-            at=entry.at,
-            slack_user=entry.slack_user,
-            channel=entry.channel,
-            action=entry.action,
-            product=entry.product,
-            customer_email=entry.customer_email,
-            outcome=entry.outcome,
-            reference=entry.reference,
-            detail=entry.detail,
-        )
         async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+            await conn.execute(sa.insert(audit_log).values(**dataclasses.asdict(entry)))
 
     async def audit_entries(
         self, *, since: datetime | None = None, limit: int = 10_000
     ) -> list[AuditEntry]:
         """Entries at or after `since`, oldest first, at most `limit` of them."""
         self._check_open()
-        stmt = sa.select(
-            audit_log.c.at,
-            audit_log.c.slack_user,
-            audit_log.c.channel,
-            audit_log.c.action,
-            audit_log.c.product,
-            audit_log.c.customer_email,
-            audit_log.c.outcome,
-            audit_log.c.reference,
-            audit_log.c.detail,
-        )
+        stmt = sa.select(*(audit_log.c[name] for name in _AUDIT_FIELDS))
         if since is not None:
             stmt = stmt.where(audit_log.c.at >= since)
         stmt = stmt.order_by(audit_log.c.at, audit_log.c.id).limit(limit)
         async with self._reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [
-            AuditEntry(
-                at=row.at,
-                slack_user=row.slack_user,
-                channel=row.channel,
-                action=row.action,
-                product=row.product,
-                customer_email=row.customer_email,
-                outcome=row.outcome,
-                reference=row.reference,
-                detail=row.detail,
-            )
-            for row in rows
-        ]
+        return [AuditEntry(**row._mapping) for row in rows]
