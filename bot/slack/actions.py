@@ -160,16 +160,11 @@ async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services
         return
     outcome, summary, reference = found
     actor = _actor(body)
-    shared = render_summary(
-        summary,
-        lookup_email=outcome.email,
-        include_users=False,
-        buttons=SummaryButtons(share=False, show_users=True),
-    )
+    shared = _visible_summary(summary, outcome.email, actor, "Shared by", show_users=True)
     await answer(
         respond,
         text=shared.text,
-        blocks=shared.blocks + _attribution(actor, "Shared by"),
+        blocks=shared.blocks,
         response_type="in_channel",
         session=services.http_session,
     )
@@ -192,6 +187,19 @@ async def _audit(
         customer_email=outcome.email,
         reference=reference,
     )
+
+
+def _visible_summary(
+    summary: Summary, email: str, actor: Actor, verb: str, *, show_users: bool
+) -> Message:
+    """A summary for everyone in a channel: no user list, and who put it there."""
+    message = render_summary(
+        summary,
+        lookup_email=email,
+        include_users=False,
+        buttons=SummaryButtons(share=False, show_users=show_users),
+    )
+    return Message(message.text, message.blocks + _attribution(actor, verb))
 
 
 def _attribution(actor: Actor, verb: str) -> list[dict[str, Any]]:
@@ -217,13 +225,7 @@ async def escalate_summary(
         return
     outcome, summary, reference = found
     actor = _actor(body)
-    head = render_summary(
-        summary,
-        lookup_email=outcome.email,
-        include_users=False,
-        buttons=SummaryButtons(share=False, show_users=False),
-    )
-    head = Message(head.text, head.blocks + _attribution(actor, "Escalated by"))
+    head = _visible_summary(summary, outcome.email, actor, "Escalated by", show_users=False)
     try:
         ts = await post_in_thread(client, channel, None, head)
         for page in range(min(page_count(summary), MAX_ESCALATION_PAGES)):
