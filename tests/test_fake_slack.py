@@ -126,6 +126,27 @@ async def test_default_answers(fake: FakeSlack) -> None:
     assert (await client.api_call("reactions.add", params={"name": "x"}))["ok"] is True
 
 
+async def test_views_and_direct_messages(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    home = {"type": "home", "blocks": BLOCKS}
+    published = await client.views_publish(user_id="U1", view=home)
+    assert published["view"]["type"] == "home"
+    with pytest.raises(SlackApiError):
+        await client.views_publish(user_id="U1", view={"type": "modal", "blocks": []})
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": BLOCKS}
+    opened = await client.views_open(trigger_id="1.2", view=modal)
+    updated = await client.views_update(view_id=opened["view"]["id"], view=modal)
+    assert updated["view"]["id"] == opened["view"]["id"]
+    assert (await client.views_push(trigger_id="1.3", view=modal))["view"]["id"].startswith("V")
+    dm = await client.conversations_open(users="U1")
+    assert dm["channel"]["id"] == "D1" and dm["channel"]["is_im"] is True
+    posted = await client.chat_postMessage(channel=dm["channel"]["id"], text="hello")
+    assert posted["channel"] == "D1"
+    with pytest.raises(SlackApiError):
+        await client.conversations_open(users="")
+    assert [c.method for c in fake.calls("views.publish")] == ["views.publish"] * 2
+
+
 async def test_rate_limit_raises_then_retry_handler_succeeds(fake: FakeSlack) -> None:
     fake.fail_next("chat.postMessage", status=429, retry_after=1)
     with pytest.raises(SlackApiError) as raised:

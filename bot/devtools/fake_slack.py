@@ -532,12 +532,37 @@ class FakeSlack:
         view = args.get("view")
         if not isinstance(view, dict):
             return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._new_view(view)}
+
+    def _new_view(self, view: dict[str, Any]) -> dict[str, Any]:
         self._view_counter += 1
         view_id = f"V{self._view_counter:08d}"
-        return {
-            "ok": True,
-            "view": {**view, "id": view_id, "team_id": TEAM_ID, "hash": f"hash.{view_id}"},
-        }
+        return {**view, "id": view_id, "team_id": TEAM_ID, "hash": f"hash.{view_id}"}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if not args.get("user_id") or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": self._new_view(view)}
+
+    def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if not (args.get("view_id") or args.get("external_id")) or not isinstance(view, dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        view_id = args.get("view_id") or f"V{self._view_counter:08d}"
+        return {"ok": True, "view": {**view, "id": view_id, "team_id": TEAM_ID}}
+
+    def _views_push(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._views_open(args)
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = str(args.get("users") or "").strip()
+        if not users or "," in users:
+            return {"ok": False, "error": "users_list_not_supplied" if not users else "not_allowed"}
+        channel_id = "D" + users.removeprefix("U").removeprefix("W")[:10]
+        return {"ok": True, "channel": {"id": channel_id, "is_im": True, "user": users}}
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
@@ -575,6 +600,10 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "conversations.join": FakeSlack._conversations_join,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "views.open": FakeSlack._views_open,
+    "views.publish": FakeSlack._views_publish,
+    "views.update": FakeSlack._views_update,
+    "views.push": FakeSlack._views_push,
+    "conversations.open": FakeSlack._conversations_open,
     "users.info": FakeSlack._users_info,
     "apps.connections.open": FakeSlack._apps_connections_open,
 }
