@@ -28,39 +28,79 @@ def concern_of(user: LicenseUser) -> Concern:
 
 
 @dataclass(frozen=True, slots=True)
+class Activations:
+    """Activations used against the maximum, over some set of license users."""
+
+    used: int
+    maximum: int  # summed over the users whose maximum is known
+    users_without_max: int
+
+    @property
+    def utilisation(self) -> float | None:
+        """used / maximum, or None when no maximum is known."""
+        if self.maximum <= 0:
+            return None
+        return self.used / self.maximum
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
+    """The figures of one customer's license users in one product.
+
+    The headline figures (`activations`, `on_initial_password`) count every license user,
+    active or not, as LicenseSpring's portal adds up the customer's licenses;
+    `active_activations` is the active users' share, shown beside it and labelled as such.
+    """
+
     product: str
     customer: Customer
     users: tuple[LicenseUser, ...]  # sorted, problems first
     total: int
     active: int
     inactive: int
-    activations_used: int
-    activations_max: int  # summed over users whose maximum is known
-    users_without_max: int
-    at_limit: tuple[LicenseUser, ...]
-    on_initial_password: tuple[LicenseUser, ...]
+    activations: Activations  # every license user
+    active_activations: Activations  # active users only
+    at_limit: tuple[LicenseUser, ...]  # active users whose activations reached the maximum
+    on_initial_password: tuple[LicenseUser, ...]  # every user, inactive ones included
+    inactive_on_initial_password: int
+
+    @property
+    def activations_used(self) -> int:
+        return self.activations.used
+
+    @property
+    def activations_max(self) -> int:
+        return self.activations.maximum
+
+    @property
+    def users_without_max(self) -> int:
+        return self.activations.users_without_max
 
     @property
     def utilisation(self) -> float | None:
-        """Activations used / maximum, or None when no maximum is known."""
-        if self.activations_max <= 0:
-            return None
-        return self.activations_used / self.activations_max
+        """Activations used / maximum over every license user, or None when no maximum is known."""
+        return self.activations.utilisation
 
 
 def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
     # One pass for the counts, then two stable sorts on plain keys (e-mail, then concern).
     # No per-user tuples: with 50,000 users, allocating them mostly fed the garbage collector.
     active = used = maximum = without_max = 0
+    active_used = active_maximum = active_without_max = 0
+    inactive_initial = 0
     for user in answer.users:
+        activations = user.total_activations or 0
+        known_max = user.max_activations if user.max_activations and user.max_activations > 0 else 0
+        used += activations
+        maximum += known_max
+        without_max += not known_max
         if user.is_active:
             active += 1
-            used += user.total_activations or 0
-            if user.max_activations:
-                maximum += user.max_activations
-            else:
-                without_max += 1
+            active_used += activations
+            active_maximum += known_max
+            active_without_max += not known_max
+        elif user.is_initial_password:
+            inactive_initial += 1
     by_email = sorted(answer.users, key=_email_key)
     ordered = tuple(sorted(by_email, key=concern_of))
     at_limit_end = next(
@@ -74,11 +114,11 @@ def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
         total=len(ordered),
         active=active,
         inactive=len(ordered) - active,
-        activations_used=used,
-        activations_max=maximum,
-        users_without_max=without_max,
+        activations=Activations(used, maximum, without_max),
+        active_activations=Activations(active_used, active_maximum, active_without_max),
         at_limit=ordered[:at_limit_end],
-        on_initial_password=tuple(u for u in ordered if u.is_active and u.is_initial_password),
+        on_initial_password=tuple(u for u in ordered if u.is_initial_password),
+        inactive_on_initial_password=inactive_initial,
     )
 
 

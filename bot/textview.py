@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from bot.licensespring.models import LicenseUser
-from bot.summary import Concern, Summary, concern_of
+from bot.summary import Activations, Concern, Summary, concern_of
 
 _MARKERS = {
     Concern.AT_LIMIT: "LIMIT ",
     Concern.INITIAL_PASSWORD: "INITPW",
     Concern.ACTIVE: "active",
-    Concern.INACTIVE: "      ",
+    Concern.INACTIVE: "off   ",
 }
+_INACTIVE_ON_INITIAL = "off,PW"
 
 
 def activation_bar(used: int, maximum: int | None, width: int = 10) -> str:
@@ -22,13 +23,34 @@ def activation_bar(used: int, maximum: int | None, width: int = 10) -> str:
     return "#" * filled + "." * (width - filled)
 
 
+def _figure(activations: Activations) -> str:
+    utilisation = activations.utilisation
+    if utilisation is None:
+        return f"{activations.used} used, maximum unknown"
+    bar = activation_bar(activations.used, activations.maximum)
+    return f"{activations.used}/{activations.maximum} ({utilisation:.0%}) [{bar}]"
+
+
 def activations_text(summary: Summary) -> str:
-    if summary.utilisation is None:
-        return f"{summary.activations_used} used, maximum unknown"
-    bar = activation_bar(summary.activations_used, summary.activations_max)
-    return (
-        f"{summary.activations_used}/{summary.activations_max} ({summary.utilisation:.0%}) [{bar}]"
-    )
+    """Every license user's activations, then the active users' share when it differs."""
+    text = _figure(summary.activations)
+    if summary.inactive:
+        text += f"   active users: {_figure(summary.active_activations)}"
+    return text
+
+
+def _initial_password_text(summary: Summary) -> str:
+    text = str(len(summary.on_initial_password))
+    if summary.inactive_on_initial_password:
+        text += f" ({summary.inactive_on_initial_password} inactive)"
+    return text
+
+
+def _marker(user: LicenseUser) -> str:
+    concern = concern_of(user)
+    if concern is Concern.INACTIVE and user.is_initial_password:
+        return _INACTIVE_ON_INITIAL
+    return _MARKERS[concern]
 
 
 def _user_line(user: LicenseUser) -> str:
@@ -40,7 +62,7 @@ def _user_line(user: LicenseUser) -> str:
     order_id = user.order_id if user.order_id is not None else "-"
     bar = activation_bar(used, maximum)
     return (
-        f"  {_MARKERS[concern_of(user)]}  {user.email or '-':<36} {name:<24} "
+        f"  {_marker(user)}  {user.email or '-':<36} {name:<24} "
         f"{activations:>7} [{bar}]  license {license_id}  order {order_id}"
     )
 
@@ -53,7 +75,7 @@ def render_text(summary: Summary, *, max_users: int | None = None) -> str:
         f"Users: {summary.total}   active: {summary.active}   inactive: {summary.inactive}",
         f"Activations: {activations_text(summary)}",
         f"At activation limit: {len(summary.at_limit)}   "
-        f"On initial password: {len(summary.on_initial_password)}",
+        f"On initial password: {_initial_password_text(summary)}",
     ]
     if not summary.users:
         lines.append("No license users for this customer.")
@@ -75,11 +97,18 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             "users": summary.total,
             "active": summary.active,
             "inactive": summary.inactive,
+            # Every license user, as LicenseSpring's portal adds them up.
             "activations_used": summary.activations_used,
             "activations_max": summary.activations_max,
             "utilisation": summary.utilisation,
+            "users_without_max": summary.users_without_max,
+            # The active users' share of those figures.
+            "active_users_activations_used": summary.active_activations.used,
+            "active_users_activations_max": summary.active_activations.maximum,
+            "active_users_utilisation": summary.active_activations.utilisation,
             "at_activation_limit": len(summary.at_limit),
             "on_initial_password": len(summary.on_initial_password),
+            "inactive_on_initial_password": summary.inactive_on_initial_password,
         },
         "users": [
             {**user.model_dump(), "at_activation_limit": user.at_activation_limit}

@@ -156,7 +156,10 @@ def test_reached_limit_names_users_and_figures() -> None:
     assert header(message) == f":no_entry: 1 user reached their activation limit — {CUSTOMER}"
     assert section_texts(message)[0] == "• a@x.io · Ann · at activation limit · activations 3/3"
     assert "*At limit*\n0 → 1" in field_texts(message)
-    assert "*Activations*\n42/47 (89%) → 48/50 (96%)" in field_texts(message)
+    # The headline counts every license user; the active users' share follows, labelled.
+    assert "*Activations*\n43/57 (75%) → 48/50 (96%)\nactive users: 42/47 → 48/50" in (
+        field_texts(message)
+    )
     assert message.text.startswith("1 user reached their activation limit — ")
     assert "a@x.io" in message.text
     assert "at limit 0 → 1" in message.text

@@ -72,16 +72,17 @@ def test_at_limit_needs_an_active_user_with_a_known_positive_maximum() -> None:
     assert not state("a@x.io", used=3, maximum=0).at_limit
 
 
-def test_snapshot_totals_count_active_users_and_known_maxima_only() -> None:
+def test_snapshot_totals_count_every_user_and_known_maxima_with_the_active_share() -> None:
     snapshot = snap(
         state("a@x.io", used=45, maximum=50),
         state("b@x.io", used=5, maximum=None),
         state("c@x.io", used=7, maximum=7, active=False),
         state("d@x.io", used=0, maximum=0),
     )
-    assert snapshot.activations_used == 50
-    assert snapshot.activations_max == 50
+    assert snapshot.activations_used == 57
+    assert snapshot.activations_max == 57
     assert snapshot.utilisation_pct == 100
+    assert (snapshot.active_activations_used, snapshot.active_activations_max) == (50, 50)
     assert (snapshot.total_count, snapshot.active_count, snapshot.at_limit_count) == (4, 3, 0)
 
 
@@ -143,8 +144,11 @@ def test_a_user_listed_once_per_license_becomes_one_state_with_the_summary_total
     assert list(snapshot.users) == ["a@x.io"]
     merged = snapshot.users["a@x.io"]
     assert (merged.active, merged.activations, merged.max_activations) == (True, 4, 8)
-    assert snapshot.activations_used == summary.activations_used == 4
-    assert snapshot.activations_max == summary.activations_max == 8
+    # The headline counts every entry, the inactive one too; the active share the active ones.
+    assert snapshot.activations_used == summary.activations_used == 13
+    assert snapshot.activations_max == summary.activations_max == 17
+    assert snapshot.active_activations_used == summary.active_activations.used == 4
+    assert snapshot.active_activations_max == summary.active_activations.maximum == 8
 
 
 def test_to_json_round_trips_through_json_text() -> None:
@@ -221,7 +225,8 @@ def test_from_json_never_raises(data: Any) -> None:
 
 def test_first_poll_is_only_a_baseline_with_the_current_utilisation() -> None:
     current = snap(state("a@x.io", used=10, maximum=10), state("b@x.io", active=False))
-    assert evaluate(None, current, THRESHOLD) == [Alert(AlertKind.BASELINE, after=100)]
+    # Every license user counts: 11 of 20, the inactive user's activation and maximum included.
+    assert evaluate(None, current, THRESHOLD) == [Alert(AlertKind.BASELINE, after=55)]
     assert evaluate(None, snap(), THRESHOLD) == [Alert(AlertKind.BASELINE, after=None)]
 
 

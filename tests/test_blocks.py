@@ -71,7 +71,8 @@ def summary_of(*users: LicenseUser, customer: Customer = ADA, product: str = PRO
 
 
 def eight_users() -> Summary:
-    """8 users, 6 active, 12/20 activations, 1 at limit, 1 on initial password."""
+    """8 users, 6 active, 21/29 activations (active users 12/20), 1 at limit, 1 on initial
+    password."""
     return summary_of(
         user("zed@example.com", used=4, maximum=4, first_name="Zed", license_id=7, order_id=70),
         user("pat@example.com", initial_password=True, used=2, maximum=4),
@@ -143,7 +144,7 @@ def test_counts_and_fallback_text() -> None:
     assert_sendable(message)
     assert message.text == (
         "Ada Lovelace · Analytical Engines Ltd (ada@example.com), engine: 8 users, 6 active, "
-        "12/20 activations (60%), 1 at limit, 1 on initial password"
+        "21/29 activations (72%; active users 12/20), 1 at limit, 1 on initial password"
     )
     header, identity, overview = message.blocks[:3]
     assert header == {
@@ -161,7 +162,8 @@ def test_counts_and_fallback_text() -> None:
         "*Users*\n8",
         "*Active*\n6",
         "*Inactive*\n2",
-        "*Activations*\n12 / 20 (60%)\n▰▰▰▰▰▰▱▱▱▱",
+        "*Activations*\n21 / 29 (72%)\n▰▰▰▰▰▰▰▱▱▱\nActive users: 12 / 20 (60%)\n"
+        "1 user without a maximum",
         "*At activation limit*\n:no_entry: 1",
         "*On initial password*\n:warning: 1",
     ]
@@ -211,6 +213,28 @@ def test_zero_users() -> None:
     assert set(buttons_of(message)) == {"share_summary"}
 
 
+def test_inactive_users_count_in_the_headline_and_their_share_is_labelled() -> None:
+    # 17 users hold 37 of 69 activations; the 6 inactive ones hold 8 of 20.
+    active = [user(f"a{i:02}@example.com", used=3, maximum=5) for i in range(9)]
+    active += [user(f"b{i}@example.com", used=1, maximum=2) for i in range(2)]
+    inactive = [user(f"i{i}@example.com", active=False, used=2, maximum=5) for i in range(4)]
+    inactive += [
+        user("i4@example.com", active=False, used=0, maximum=0, initial_password=True),
+        user("i5@example.com", active=False, used=None, maximum=None),
+    ]
+    message = render_summary(summary_of(*active, *inactive), lookup_email=EMAIL)
+    assert_sendable(message)
+    fields = [field["text"] for field in message.blocks[2]["fields"]]
+    assert fields[3] == (
+        "*Activations*\n37 / 69 (54%)\n▰▰▰▰▰▱▱▱▱▱\nActive users: 29 / 49 (59%)\n"
+        "2 users without a maximum"
+    )
+    assert fields[5] == "*On initial password*\n:warning: 1 (1 inactive)"
+    assert "37/69 activations (54%; active users 29/49)" in message.text
+    assert "1 on initial password (1 inactive)" in message.text
+    assert "i4@example.com · — · inactive, initial password" in "\n".join(user_lines(message))
+
+
 def test_all_inactive() -> None:
     summary = summary_of(user("a@example.com", active=False), user("b@example.com", active=False))
     message = render_summary(summary, lookup_email=EMAIL)
@@ -218,7 +242,8 @@ def test_all_inactive() -> None:
     fields = [field["text"] for field in message.blocks[2]["fields"]]
     assert "*Active*\n0" in fields
     assert "*Inactive*\n2" in fields
-    assert "*Activations*\n— (no active users)" in fields
+    # The headline counts every license user; the active users' share says none are active.
+    assert "*Activations*\n2 / 6 (33%)\n▰▰▰▱▱▱▱▱▱▱\nActive users: none" in fields
     assert all(line.startswith(":white_circle:") for line in user_lines(message))
 
 
@@ -245,7 +270,7 @@ def test_some_users_without_maximum_are_counted() -> None:
         user("a@example.com", used=1, maximum=2), user("b@example.com", maximum=None)
     )
     activations = render_summary(summary, lookup_email=EMAIL).blocks[2]["fields"][3]["text"]
-    assert activations == "*Activations*\n2 / 2 (100%)\n▰▰▰▰▰▰▰▰▰▰\n1 active user without a maximum"
+    assert activations == "*Activations*\n2 / 2 (100%)\n▰▰▰▰▰▰▰▰▰▰\n1 user without a maximum"
 
 
 def test_title_uses_company_alone_and_order_store_id() -> None:
@@ -692,7 +717,7 @@ def test_multi_product_with_errors_and_successes() -> None:
     texts = [block["text"]["text"] for block in message.blocks[1:]]
     assert texts == [
         "*engine* · Ada Lovelace · Analytical Engines Ltd\n8 users, 6 active, "
-        "12/20 activations (60%), 1 at limit, 1 on initial password",
+        "21/29 activations (72%; active users 12/20), 1 at limit, 1 on initial password",
         "*loom*\n:x: LicenseSpring has no product `loom`.",
         "*mill* · Ada Lovelace · Analytical Engines Ltd\nNo license users",
     ]
@@ -802,7 +827,8 @@ def test_terminal_rendering_shows_customer_and_counts() -> None:
         "Users: 8",
         "Active: 6",
         "Inactive: 2",
-        "Activations: 12 / 20 (60%) ▰▰▰▰▰▰▱▱▱▱",
+        "Activations: 21 / 29 (72%) ▰▰▰▰▰▰▰▱▱▱ Active users: 12 / 20 (60%) "
+        "1 user without a maximum",
         "At activation limit: ⛔ 1",
         "On initial password: ⚠️ 1",
         f"Users 1{DASH}8 of 8",

@@ -63,7 +63,24 @@ def test_lookup_prints_a_readable_summary(
     assert "Users: 8   active: 6   inactive: 2" in result.stdout
     assert "At activation limit: 1" in result.stdout
     assert "On initial password: 1" in result.stdout
+    # Every license user's activations, then the active users' share, labelled.
+    assert "Activations: 12/23 (52%) [#####.....]   active users: 11/17 (65%)" in result.stdout
     assert result.stdout.count("license ") == 8
+
+
+def test_lookup_json_names_both_activation_totals(
+    sandbox_env: dict[str, str], sandbox: SandboxState, tmp_path: Path
+) -> None:
+    result = run_bot(
+        "lookup", "acme-desktop", seed.TYPICAL, "--json", env=sandbox_env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)["counts"]
+    assert (counts["activations_used"], counts["activations_max"]) == (12, 23)
+    assert counts["active_users_activations_used"] == 11
+    assert counts["active_users_activations_max"] == 17
+    assert counts["users_without_max"] == 0
+    assert counts["inactive_on_initial_password"] == 0
 
 
 def test_lookup_json_has_no_passwords(

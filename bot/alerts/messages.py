@@ -198,22 +198,24 @@ def _change_text(
         return "\n".join(_user_lines(alert.users, source, previous)) or "No users named."
     if kind is AlertKind.THRESHOLD_CROSSED:
         return (
-            f"Activations went from {_percent(alert.before)} to *{_percent(alert.after)}* "
-            f"of the maximum: at or above the alert threshold of {threshold}."
+            f"Activations of all license users went from {_percent(alert.before)} to "
+            f"*{_percent(alert.after)}* of the maximum: at or above the alert threshold "
+            f"of {threshold}."
         )
     if kind is AlertKind.THRESHOLD_RECOVERED:
         return (
-            f"Activations went from {_percent(alert.before)} to *{_percent(alert.after)}* "
-            f"of the maximum: below the alert threshold of {threshold} again."
+            f"Activations of all license users went from {_percent(alert.before)} to "
+            f"*{_percent(alert.after)}* of the maximum: below the alert threshold "
+            f"of {threshold} again."
         )
     if kind is AlertKind.LOOKUP_FAILING:
         return _failing_text(alert)
     if kind is AlertKind.LOOKUP_RECOVERED:
         return _recovered_text(alert)
     return (
-        f"I'll post here when users reach their activation limit, when activations cross "
-        f"{threshold} of the maximum (either way), and when users are added, removed, "
-        "deactivated or reactivated."
+        f"I'll post here when users reach their activation limit, when the activations of all "
+        f"license users cross {threshold} of the maximum (either way), and when users are "
+        "added, removed, deactivated or reactivated."
     )
 
 
@@ -289,7 +291,7 @@ def _figure_fields(alert: Alert, previous: Snapshot | None, current: Snapshot) -
     return [
         f"*Users*\n{_change(before, current, _total)}",
         f"*Active*\n{_change(before, current, _active)}",
-        f"*Activations*\n{_change(before, current, _activations)}",
+        f"*Activations*\n{_change(before, current, _activations)}{_active_share(before, current)}",
         f"*At limit*\n{_change(before, current, _at_limit)}",
     ]
 
@@ -312,6 +314,22 @@ def _activations(snapshot: Snapshot) -> str:
     if percent is None:
         return f"{used} (maximum unknown)"
     return f"{used}/{format_number(snapshot.activations_max)} ({format_number(percent)}%)"
+
+
+def _active_activations(snapshot: Snapshot) -> str:
+    used, maximum = snapshot.active_activations_used, snapshot.active_activations_max
+    if maximum <= 0:
+        return f"{format_number(used)} (maximum unknown)"
+    return f"{format_number(used)}/{format_number(maximum)}"
+
+
+def _active_share(before: Snapshot | None, current: Snapshot) -> str:
+    """ "\nactive users: 29/49" when inactive users hold part of the headline figure."""
+    if current.active_count == current.total_count and (
+        before is None or before.active_count == before.total_count
+    ):
+        return ""
+    return f"\nactive users: {_change(before, current, _active_activations)}"
 
 
 def _change(before: Snapshot | None, after: Snapshot, figure: Callable[[Snapshot], str]) -> str:

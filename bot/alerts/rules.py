@@ -58,6 +58,9 @@ class Snapshot:
 
     customer_name: str  # for messages: "Name · Company", the name, the company or the e-mail
     users: Mapping[str, UserState] = field(default_factory=dict, hash=False)
+    # (used, maximum) over every license user, as the summary's headline; None: add up `users`
+    # (snapshots stored before the headline counted every user).
+    all_activations: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", MappingProxyType(dict(self.users)))
@@ -76,22 +79,32 @@ class Snapshot:
 
     @property
     def activations_used(self) -> int:
-        """Activations of active users (as in `Summary.activations_used`)."""
-        return sum(user.activations for user in self.users.values() if user.active)
+        """Activations of every license user (as in `Summary.activations_used`)."""
+        if self.all_activations is not None:
+            return self.all_activations[0]
+        return sum(user.activations for user in self.users.values())
 
     @property
     def activations_max(self) -> int:
-        """Maxima of active users whose maximum is known (> 0)."""
-        return sum(
-            user.max_activations
-            for user in self.users.values()
-            if user.active and user.max_activations is not None and user.max_activations > 0
-        )
+        """Known maxima (> 0) of every license user."""
+        if self.all_activations is not None:
+            return self.all_activations[1]
+        return sum(_known_max(user) for user in self.users.values())
+
+    @property
+    def active_activations_used(self) -> int:
+        """The active users' share of `activations_used`."""
+        return sum(user.activations for user in self.users.values() if user.active)
+
+    @property
+    def active_activations_max(self) -> int:
+        return sum(_known_max(user) for user in self.users.values() if user.active)
 
     @property
     def utilisation_pct(self) -> int | None:
-        """floor(100 * used / max), or None when no maximum is known.
+        """floor(100 * used / max) over every license user, or None when no maximum is known.
 
+        This is the figure a watch's threshold is compared with: the summary's headline.
         Floor, not round: "at or above 90%" then means the activations really reached 90%.
         """
         maximum = self.activations_max
@@ -101,7 +114,7 @@ class Snapshot:
 
     def to_json(self) -> dict[str, Any]:
         """Compact and JSON-serialisable: `{"v": 1, "customer": ..., "users": {key: [...]}}`."""
-        return {
+        data: dict[str, Any] = {
             "v": SNAPSHOT_FORMAT,
             "customer": self.customer_name,
             "users": {
@@ -109,6 +122,9 @@ class Snapshot:
                 for key, user in self.users.items()
             },
         }
+        if self.all_activations is not None:
+            data["activations"] = list(self.all_activations)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Snapshot | None:
@@ -129,13 +145,25 @@ class Snapshot:
             return None
         if not isinstance(rows, dict):
             return None
+        totals = data.get("activations")
+        if totals is not None and not (
+            isinstance(totals, list) and len(totals) == 2 and all(_is_int(t) for t in totals)
+        ):
+            return None
         users: dict[str, UserState] = {}
         for key, row in rows.items():
             state = _user_state_from_json(row)
             if not isinstance(key, str) or state is None:
                 return None
             users[key] = state
-        return cls(customer_name=customer, users=users)
+        all_activations = (totals[0], totals[1]) if totals is not None else None
+        return cls(customer_name=customer, users=users, all_activations=all_activations)
+
+
+def _known_max(user: UserState) -> int:
+    return (
+        user.max_activations if user.max_activations is not None and user.max_activations > 0 else 0
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -162,8 +190,8 @@ def snapshot_of(summary: Summary) -> Snapshot:
 
     A user listed several times (one entry per license) becomes one state: only active entries
     count when there is one, and their activations and known maxima are added up, which keeps
-    `activations_used`/`activations_max` equal to the summary's. Such a user is "at limit" when
-    all of their activations are used.
+    the active users' share equal to the summary's. Such a user is "at limit" when all of their
+    activations are used. The headline totals over every license user are kept as given.
     """
     users: dict[str, UserState] = {}
     for user in summary.users:
@@ -171,7 +199,11 @@ def snapshot_of(summary: Summary) -> Snapshot:
         key = email_key(user.email)
         known = users.get(key)
         users[key] = state if known is None else _merge(known, state)
-    return Snapshot(customer_name=_customer_name(summary), users=users)
+    return Snapshot(
+        customer_name=_customer_name(summary),
+        users=users,
+        all_activations=(summary.activations_used, summary.activations_max),
+    )
 
 
 def _user_state(user: LicenseUser) -> UserState:

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.licensespring.models import Customer, LicenseUser
 from bot.slack.mrkdwn import escape_within, text_cost, truncate
-from bot.summary import Concern, Summary, concern_of
+from bot.summary import Activations, Concern, Summary, concern_of
 
 Block = dict[str, Any]
 
@@ -311,7 +311,6 @@ def _overview_block(summary: Summary) -> Block:
             f"No license users for this customer in *{_product(summary.product)}*."
         )
     at_limit = len(summary.at_limit)
-    on_initial_password = len(summary.on_initial_password)
     return fields_block(
         [
             f"*Users*\n{format_number(summary.total)}",
@@ -319,7 +318,7 @@ def _overview_block(summary: Summary) -> Block:
             f"*Inactive*\n{format_number(summary.inactive)}",
             f"*Activations*\n{_activations_overview(summary)}",
             f"*At activation limit*\n{_flagged(at_limit, Concern.AT_LIMIT)}",
-            f"*On initial password*\n{_flagged(on_initial_password, Concern.INITIAL_PASSWORD)}",
+            f"*On initial password*\n{_initial_password_overview(summary)}",
         ]
     )
 
@@ -328,19 +327,41 @@ def _flagged(count: int, concern: Concern) -> str:
     return f"{_MARKERS[concern]} {format_number(count)}" if count else "0"
 
 
-def _activations_overview(summary: Summary) -> str:
-    used, maximum = summary.activations_used, summary.activations_max
-    if summary.active == 0:
-        return f"{MISSING} (no active users)"
+def _initial_password_overview(summary: Summary) -> str:
+    text = _flagged(len(summary.on_initial_password), Concern.INITIAL_PASSWORD)
+    if summary.inactive_on_initial_password:
+        text += f" ({format_number(summary.inactive_on_initial_password)} inactive)"
+    return text
+
+
+def activations_figure(activations: Activations) -> str:
+    """ "37 / 69 (54%)", or "37 used, maximum unknown"."""
+    used, maximum = activations.used, activations.maximum
     if maximum <= 0:
         return f"{format_number(used)} used, maximum unknown"
     percent = format_number(_percent(used, maximum))
-    lines = [
-        f"{format_number(used)} / {format_number(maximum)} ({percent}%)",
-        _bar(used, maximum, _SUMMARY_BAR_WIDTH),
-    ]
-    if summary.users_without_max:
-        lines.append(f"{plural(summary.users_without_max, 'active user')} without a maximum")
+    return f"{format_number(used)} / {format_number(maximum)} ({percent}%)"
+
+
+def active_share(summary: Summary) -> str | None:
+    """ "active users: 29 / 49 (59%)" when inactive users hold part of the headline figure."""
+    if not summary.inactive:
+        return None
+    if not summary.active:
+        return "active users: none"
+    return f"active users: {activations_figure(summary.active_activations)}"
+
+
+def _activations_overview(summary: Summary) -> str:
+    activations = summary.activations
+    lines = [activations_figure(activations)]
+    if activations.maximum > 0:
+        lines.append(_bar(activations.used, activations.maximum, _SUMMARY_BAR_WIDTH))
+    share = active_share(summary)
+    if share is not None:
+        lines.append(share[:1].upper() + share[1:])
+    if activations.users_without_max and activations.maximum > 0:
+        lines.append(f"{plural(activations.users_without_max, 'user')} without a maximum")
     return "\n".join(lines)
 
 
@@ -382,7 +403,7 @@ def _user_line(user: LicenseUser) -> str:
 
 def _user_status(user: LicenseUser) -> str:
     if not user.is_active:
-        return "inactive"
+        return "inactive, initial password" if user.is_initial_password else "inactive"
     if user.at_activation_limit and user.is_initial_password:
         return "at limit, initial password"
     if user.at_activation_limit:
@@ -455,15 +476,18 @@ def _summary_actions(
 
 
 def _counts_sentence(summary: Summary) -> str:
-    """ "8 users, 6 active, 12/20 activations, 1 at limit, 1 on initial password"."""
+    """ "17 users, 11 active, 37/69 activations (54%; active users 29/49), 1 at limit, ..."."""
     if summary.total == 0:
         return "no license users"
+    on_initial = f"{format_number(len(summary.on_initial_password))} on initial password"
+    if summary.inactive_on_initial_password:
+        on_initial += f" ({format_number(summary.inactive_on_initial_password)} inactive)"
     parts = [
         plural(summary.total, "user"),
         f"{format_number(summary.active)} active",
         _activations_sentence(summary),
         f"{format_number(len(summary.at_limit))} at limit",
-        f"{format_number(len(summary.on_initial_password))} on initial password",
+        on_initial,
     ]
     return ", ".join(parts)
 
@@ -471,9 +495,19 @@ def _counts_sentence(summary: Summary) -> str:
 def _activations_sentence(summary: Summary) -> str:
     used, maximum = summary.activations_used, summary.activations_max
     if maximum <= 0:
-        return f"{plural(used, 'activation')} (maximum unknown)"
-    percent = format_number(_percent(used, maximum))
-    return f"{format_number(used)}/{format_number(maximum)} activations ({percent}%)"
+        text = f"{plural(used, 'activation')} (maximum unknown"
+    else:
+        percent = format_number(_percent(used, maximum))
+        text = f"{format_number(used)}/{format_number(maximum)} activations ({percent}%"
+    if summary.inactive:
+        share = summary.active_activations
+        figure = (
+            f"{format_number(share.used)}/{format_number(share.maximum)}"
+            if share.maximum > 0
+            else format_number(share.used)
+        )
+        text += f"; active users {figure}"
+    return text + ")"
 
 
 def _summary_fallback(summary: Summary, lookup_email: str) -> str:

@@ -108,8 +108,8 @@ async def handle_watch(
     await _say(
         respond,
         f":eyes: {verb} `{escape(request.email)}` in `{escape(request.product)}` for "
-        f"<#{channel}> (watch {watch.id}), alerting at {threshold}% of activations. "
-        "The first check posts a short confirmation there.",
+        f"<#{channel}> (watch {watch.id}), alerting at {threshold}% of the activations of all "
+        "license users. The first check posts a short confirmation there.",
     )
 
 
