@@ -123,12 +123,39 @@ async def print_check(settings: Settings) -> int:
     return EXIT_OK if ok else EXIT_LOOKUP_FAILED
 
 
+_SLACK_SETTINGS = frozenset(
+    {"slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_api_url"}
+)
+_SERVICE_SETTINGS = frozenset(
+    {
+        "alert_poll_interval",
+        "allowed_user_ids",
+        "allowed_usergroup_ids",
+        "allowed_channel_ids",
+        "escalation_channel_id",
+        "port",
+    }
+)
+_LICENSESPRING_SETTINGS = frozenset(
+    name for name in Settings.model_fields if name.startswith("licensespring_")
+) | {"default_product", "lookup_deadline"}
+UNUSED_SETTINGS: dict[str, frozenset[str]] = {
+    "lookup": _SLACK_SETTINGS | _SERVICE_SETTINGS | {"database_url", "default_product"},
+    "audit": _SLACK_SETTINGS | _SERVICE_SETTINGS | _LICENSESPRING_SETTINGS,
+    "sandbox": _SLACK_SETTINGS | _SERVICE_SETTINGS | _LICENSESPRING_SETTINGS | {"database_url"},
+}
+"""Settings a command never reads: an invalid value there warns instead of stopping it."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = None if args.check else args.command
     try:
-        settings = load_settings()
+        settings = load_settings(unused=UNUSED_SETTINGS.get(command or "", frozenset()))
     except ConfigError as error:
         return fail(str(error))
+    for warning in settings.ignored:
+        print(f"configuration warning: {warning}; `{command}` does not use it", file=sys.stderr)
     configure_logging(
         log_format=settings.log_format,
         # The terminal commands print their own results; keep their output clean.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_LICENSESPRING_API_URL = "https://api.licensespring.com"
@@ -43,16 +43,19 @@ class Settings(BaseSettings):
     licensespring_oauth_url: str = DEFAULT_OAUTH_URL
     licensespring_products: CommaList = Field(default_factory=list)
     default_product: str | None = None
+    # Bounds exist only where a value outside them is unsafe or meaningless (see RULES).
     licensespring_cache_ttl: float = Field(default=30.0, ge=0)
     licensespring_connect_timeout: float = Field(default=5.0, gt=0)
     licensespring_read_timeout: float = Field(default=10.0, gt=0)
-    licensespring_max_retries: int = Field(default=2, ge=0, le=10)
+    licensespring_max_retries: int = Field(default=2, ge=0)
     # LicenseSpring's flood limit is 50/s per credential; bursts ride on top of the rate.
     licensespring_rate_limit: float = Field(default=20.0, gt=0, le=45)
+    # One deadline for an interactive lookup, retries included.
+    lookup_deadline: float = Field(default=12.0, gt=0)
 
     # Store, alerts, access
     database_url: str = "sqlite+aiosqlite:///license-users-bot.db"
-    alert_poll_interval: int = Field(default=900, ge=10)
+    alert_poll_interval: int = Field(default=900, ge=1)
     allowed_user_ids: CommaList = Field(default_factory=list)
     allowed_usergroup_ids: CommaList = Field(default_factory=list)
     allowed_channel_ids: CommaList = Field(default_factory=list)
@@ -123,6 +126,13 @@ class Settings(BaseSettings):
             raise ValueError(str(error).removeprefix("DATABASE_URL: ")) from None
         return value
 
+    _ignored: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def ignored(self) -> list[str]:
+        """Warnings for invalid settings the command does not use (set by `load_settings`)."""
+        return self._ignored
+
     @property
     def has_hmac_credentials(self) -> bool:
         return self.licensespring_api_key is not None and self.licensespring_shared_key is not None
@@ -155,27 +165,67 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 
+RULES: dict[str, str] = {
+    "licensespring_cache_ttl": "a number of seconds, at least 0",
+    "licensespring_connect_timeout": "seconds, a number greater than 0",
+    "licensespring_read_timeout": "seconds, a number greater than 0",
+    "licensespring_max_retries": "a whole number, at least 0",
+    "licensespring_rate_limit": (
+        "requests per second, a number greater than 0 and at most 45 "
+        "(LicenseSpring refuses more than 50 a second per credential)"
+    ),
+    "lookup_deadline": "seconds, a number greater than 0",
+    "alert_poll_interval": "a whole number of seconds, at least 1",
+    "port": "a whole number from 1 to 65535",
+    "log_format": "console or json",
+    "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    "licensespring_api_url": "an http:// or https:// URL",
+    "licensespring_oauth_url": "an http:// or https:// URL",
+    "slack_api_url": "an http:// or https:// URL",
+}
+"""What each bounded or typed setting accepts, in plain words (errors and the README)."""
+
 _EXPECTATIONS: dict[str, str] = {
     "float_parsing": "a number",
     "int_parsing": "a whole number",
 }
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming the first bad variable and what it should be."""
-    first = error.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else "settings"
-    message = str(first.get("msg", "a valid value")).removeprefix("Value error, ")
-    expected = _EXPECTATIONS.get(first.get("type", ""), message)
-    got = first.get("input")
+def _bad_fields(error: ValidationError) -> list[str]:
+    return [str(item["loc"][0]) for item in error.errors() if item["loc"]]
+
+
+def describe_validation_error(error: ValidationError, index: int = 0) -> str:
+    """One line naming a bad variable, the value, and what it accepts."""
+    item = error.errors()[index]
+    field = str(item["loc"][0]) if item["loc"] else "settings"
+    message = str(item.get("msg", "a valid value")).removeprefix("Value error, ")
+    expected = RULES.get(field) or _EXPECTATIONS.get(item.get("type", ""), message)
+    got = item.get("input")
     sensitive = any(word in field for word in ("secret", "key", "token", "url"))
     shown = "" if got is None or isinstance(got, dict) or sensitive else f" (got {str(got)[:40]!r})"
-    return f"configuration error: {field.upper()}: {expected}{shown}"
+    return f"{field.upper()}: {expected}{shown}"
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build Settings from the environment and `.env`; raise ConfigError with one line."""
+def load_settings(*, unused: frozenset[str] = frozenset(), **overrides: Any) -> Settings:
+    """Build Settings from the environment and `.env`; raise ConfigError with one line.
+
+    `unused` names the settings the caller does not use: an invalid value of one of those
+    does not stop it; it gets the default and a warning in `Settings.ignored`.
+    """
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc)) from None
+        bad = _bad_fields(exc)
+        if not bad or not set(bad) <= unused:
+            first = next((i for i, f in enumerate(bad) if f not in unused), 0)
+            raise ConfigError(
+                f"configuration error: {describe_validation_error(exc, first)}"
+            ) from None
+        warnings = [describe_validation_error(exc, i) for i in range(len(bad))]
+    defaults = {
+        name: Settings.model_fields[name].get_default(call_default_factory=True) for name in bad
+    }
+    settings = Settings(**{**overrides, **defaults})
+    settings._ignored = warnings
+    return settings

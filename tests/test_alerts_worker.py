@@ -378,3 +378,24 @@ def test_two_worker_processes_post_each_baseline_once_and_stop_on_sigterm(
         assert worker.returncode == 0, stderr
         assert "poller_stopped" in stderr
         assert fake_slack.bot_token not in stderr
+
+
+@pytest.mark.parametrize(("interval_s", "warned"), [(1, True), (59, True), (60, False)])
+async def test_a_short_poll_interval_runs_with_one_warning_at_start(
+    make_poller: PollerFactory, interval_s: int, warned: bool
+) -> None:
+    import dataclasses
+
+    from structlog.testing import capture_logs
+
+    poller = await make_poller(Clock())
+    poller.options = dataclasses.replace(poller.options, interval_s=interval_s)
+    stop = asyncio.Event()
+    stop.set()
+    with capture_logs() as logs:
+        await poller.run_forever(stop)
+    short = [entry for entry in logs if entry["event"] == "poll_interval_short"]
+    assert len(short) == (1 if warned else 0)
+    if warned:
+        assert short[0]["log_level"] == "warning"
+        assert short[0]["interval_s"] == interval_s

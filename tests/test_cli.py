@@ -312,3 +312,29 @@ def test_sigterm_with_lookups_in_flight_still_delivers_replies(
     assert "draining" in names
     assert "drain_timeout" not in names
     assert names.index("draining") < names.index("stopped")
+
+
+@pytest.mark.parametrize("interval", ["1", "soon"])
+def test_alert_poll_interval_never_stops_a_lookup(
+    sandbox_env: dict[str, str], sandbox: SandboxState, tmp_path: Path, interval: str
+) -> None:
+    env = {**sandbox_env, "ALERT_POLL_INTERVAL": interval}
+    result = run_bot("lookup", "acme-desktop", seed.TYPICAL, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Users: 8" in result.stdout
+    if interval == "soon":
+        assert result.stderr.strip() == (
+            "configuration warning: ALERT_POLL_INTERVAL: a whole number of seconds, at least 1 "
+            "(got 'soon'); `lookup` does not use it"
+        )
+    else:
+        assert "configuration" not in result.stderr
+
+
+def test_the_worker_refuses_a_malformed_interval_with_its_range(tmp_path: Path) -> None:
+    result = run_bot("worker", env={"ALERT_POLL_INTERVAL": "soon"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "configuration error: ALERT_POLL_INTERVAL: a whole number of seconds, at least 1 "
+        "(got 'soon')"
+    )

@@ -14,6 +14,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
             "PORT",
             "ALERT_POLL_INTERVAL",
             "ESCALATION_CHANNEL_ID",
+            "LOOKUP_DEADLINE",
         }:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
@@ -82,12 +83,23 @@ def test_dotenv_file_is_read(tmp_path: object) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("LICENSESPRING_CACHE_TTL", "soon", "LICENSESPRING_CACHE_TTL: a number (got 'soon')"),
+        (
+            "LICENSESPRING_CACHE_TTL",
+            "soon",
+            "LICENSESPRING_CACHE_TTL: a number of seconds, at least 0 (got 'soon')",
+        ),
         ("LICENSESPRING_CACHE_TTL", "-1", "LICENSESPRING_CACHE_TTL"),
         ("PORT", "http", "PORT: a whole number"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
         ("LICENSESPRING_API_URL", "api.licensespring.com", "LICENSESPRING_API_URL"),
-        ("ALERT_POLL_INTERVAL", "1", "ALERT_POLL_INTERVAL"),
+        ("ALERT_POLL_INTERVAL", "0", "ALERT_POLL_INTERVAL: a whole number of seconds, at least 1"),
+        (
+            "ALERT_POLL_INTERVAL",
+            "soon",
+            "ALERT_POLL_INTERVAL: a whole number of seconds, at least 1 (got 'soon')",
+        ),
+        ("LICENSESPRING_RATE_LIMIT", "60", "at most 45 (LicenseSpring refuses more than 50"),
+        ("LOOKUP_DEADLINE", "0", "LOOKUP_DEADLINE: seconds, a number greater than 0 (got '0')"),
         ("DATABASE_URL", "mysql://db/x", "DATABASE_URL: unsupported scheme 'mysql'"),
     ],
 )
@@ -106,3 +118,60 @@ def test_malformed_setting_is_one_clear_line(
 def test_blank_secret_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LICENSESPRING_API_KEY", "  ")
     assert Settings().licensespring_api_key is None
+
+
+@pytest.mark.parametrize("value", ["1", "5", "59", "86400"])
+def test_any_whole_number_of_seconds_from_one_is_a_poll_interval(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ALERT_POLL_INTERVAL", value)
+    assert load_settings().alert_poll_interval == int(value)
+
+
+def test_retries_have_no_upper_bound_and_the_lookup_deadline_defaults_to_12_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LICENSESPRING_MAX_RETRIES", "25")
+    settings = load_settings()
+    assert settings.licensespring_max_retries == 25
+    assert settings.lookup_deadline == 12
+
+
+def test_an_invalid_setting_the_caller_does_not_use_warns_and_takes_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALERT_POLL_INTERVAL", "soon")
+    monkeypatch.setenv("PORT", "http")
+    settings = load_settings(unused=frozenset({"alert_poll_interval", "port"}))
+    assert settings.alert_poll_interval == 900
+    assert settings.port == 3000
+    assert settings.ignored == [
+        "ALERT_POLL_INTERVAL: a whole number of seconds, at least 1 (got 'soon')",
+        "PORT: a whole number from 1 to 65535 (got 'http')",
+    ]
+    # A setting the caller uses still stops it, and the message names that one.
+    monkeypatch.setenv("LICENSESPRING_CACHE_TTL", "-1")
+    with pytest.raises(ConfigError, match="LICENSESPRING_CACHE_TTL: a number of seconds"):
+        load_settings(unused=frozenset({"alert_poll_interval", "port"}))
+
+
+def test_every_bounded_setting_is_described_and_in_the_readme() -> None:
+    from pathlib import Path
+
+    from bot.config import RULES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for name, field in Settings.model_fields.items():
+        bounded = any(
+            getattr(item, attr, None) is not None
+            for item in field.metadata
+            for attr in ("gt", "ge", "lt", "le")
+        )
+        if bounded:
+            assert name in RULES, f"{name} has a bound but no plain-words rule"
+    for name, rule in RULES.items():
+        row = next(
+            (line for line in readme.splitlines() if line.startswith(f"| `{name.upper()}`")), ""
+        )
+        assert row, f"{name.upper()} is not in the README's configuration table"
+        assert rule.split(" (")[0] in row, f"the README row of {name.upper()} lacks: {rule}"

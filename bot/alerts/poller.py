@@ -47,6 +47,10 @@ log = structlog.get_logger("alerts")
 PAUSE_CODES = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
+SHORT_INTERVAL_S = 60
+"""Below this poll interval the worker warns once at start: fine to try alerts, costly at scale."""
+
+
 @dataclass(frozen=True, slots=True)
 class PollerOptions:
     interval_s: float = 900.0
@@ -107,6 +111,13 @@ class Poller:
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; a cycle in progress finishes its claimed batch first."""
         log.info("poller_started", owner=self.owner, interval_s=self.options.interval_s)
+        if self.options.interval_s < SHORT_INTERVAL_S:
+            log.warning(
+                "poll_interval_short",
+                interval_s=self.options.interval_s,
+                detail="every watch is looked up this often; the client's rate limiter keeps "
+                "the requests within LICENSESPRING_RATE_LIMIT",
+            )
         while not stop.is_set():
             try:
                 await self.run_cycle(stop)
