@@ -76,7 +76,9 @@ async def run_lookup(
 ) -> int:
     async with LicenseApiClient.from_settings(settings) as client:
         try:
-            answer = await client.customer_license_users(product, email)
+            answer = await client.customer_license_users(
+                product, email, deadline_s=settings.lookup_deadline
+            )
         except LicenseApiError as error:
             if error.code == NOT_CONFIGURED:
                 return fail(

@@ -25,6 +25,9 @@ def new_reference() -> str:
     return secrets.token_hex(4)
 
 
+REPLY_RESERVE_S = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class LookupOutcome:
     product: str
@@ -45,15 +48,27 @@ class LookupOutcome:
 
 class LookupService:
     def __init__(
-        self, client: LicenseApiClient, auditor: Auditor, metrics: Metrics | None = None
+        self,
+        client: LicenseApiClient,
+        auditor: Auditor,
+        metrics: Metrics | None = None,
+        *,
+        deadline_s: float | None = None,
     ) -> None:
         self.client = client
         self.auditor = auditor
         self.metrics = metrics
+        # A person waits: one deadline per lookup, retries included, minus the moment it takes
+        # to deliver the failure reply, so that reply arrives within the deadline.
+        self.deadline_s = (
+            None if deadline_s is None else deadline_s - min(REPLY_RESERVE_S, deadline_s / 4)
+        )
 
     async def lookup_one(self, product: str, email: str, *, fresh: bool = False) -> LookupOutcome:
         try:
-            result = await self.client.lookup(product, email, fresh=fresh)
+            result = await self.client.lookup(
+                product, email, fresh=fresh, deadline_s=self.deadline_s
+            )
         except LicenseApiError as error:
             return LookupOutcome(product, email, None, error, 0.0, cached=False)
         summary = await _summarise_off_loop(product, result.answer)

@@ -150,17 +150,22 @@ def test_lookup_reads_dotenv(
 
 
 @pytest.mark.parametrize(
-    ("env", "expected"),
+    ("command", "env", "expected"),
     [
-        ({"LICENSESPRING_CACHE_TTL": "soon"}, "LICENSESPRING_CACHE_TTL"),
-        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
-        ({"PORT": "eighty"}, "PORT"),
+        (
+            ("lookup", "acme-desktop", seed.TYPICAL),
+            {"LICENSESPRING_CACHE_TTL": "soon"},
+            "LICENSESPRING_CACHE_TTL",
+        ),
+        (("lookup", "acme-desktop", seed.TYPICAL), {"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        # `lookup` does not use PORT (it warns, see below); `serve` does.
+        (("serve",), {"PORT": "eighty"}, "PORT: a whole number from 1 to 65535 (got 'eighty')"),
     ],
 )
 def test_bad_setting_stops_startup_with_one_line(
-    tmp_path: Path, env: dict[str, str], expected: str
+    tmp_path: Path, command: tuple[str, ...], env: dict[str, str], expected: str
 ) -> None:
-    result = run_bot("lookup", "acme-desktop", seed.TYPICAL, env=env, cwd=tmp_path)
+    result = run_bot(*command, env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("configuration error: ")
     assert expected in result.stderr

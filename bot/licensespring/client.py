@@ -34,6 +34,7 @@ from bot.licensespring.ratelimit import RateLimiter
 
 CUSTOMER_LICENSE_USERS_PATH = "/api/v4/customer_license_users"
 _PARSE_OFF_LOOP_BYTES = 256 * 1024
+_JOINER_GRACE_S = 0.05
 OAUTH_REFRESH_CODES = frozenset({"oauth_token_expired", "oauth_token_malformed"})
 
 log = structlog.get_logger("licensespring")
@@ -167,15 +168,20 @@ class LicenseApiClient:
         return self._auth is not None
 
     async def customer_license_users(
-        self, product: str, customer: str, *, fresh: bool = False
+        self, product: str, customer: str, *, fresh: bool = False, deadline_s: float | None = None
     ) -> CustomerLicenseUsers:
-        return (await self.lookup(product, customer, fresh=fresh)).answer
+        return (await self.lookup(product, customer, fresh=fresh, deadline_s=deadline_s)).answer
 
-    async def lookup(self, product: str, customer: str, *, fresh: bool = False) -> Lookup:
+    async def lookup(
+        self, product: str, customer: str, *, fresh: bool = False, deadline_s: float | None = None
+    ) -> Lookup:
         """The answer for one product + customer e-mail, sharing work where possible.
 
         `fresh` skips the cache (the alert poller wants current data) but still joins an
-        identical request already in flight.
+        identical request already in flight. `deadline_s` is this caller's deadline in seconds,
+        retries, rate-limit waits and slow answers included (default: `total_timeout`); past
+        it the lookup fails with `timeout`. A request this caller started ends by then too;
+        one it joined goes on for its starter, and its answer still fills the cache.
         """
         product = product.strip()
         customer = customer.strip()
@@ -187,15 +193,39 @@ class LicenseApiClient:
                 return Lookup(cached, 0.0, cached=True)
         if self._flights.is_running(key):
             self.stats.coalesced += 1
-        result = await self._flights.run(key, lambda: self._fetch(product, customer))
+        budget = self.options.total_timeout if deadline_s is None else deadline_s
+        deadline = time.monotonic() + budget
+        try:
+            # The request ends at its starter's deadline (see `_fetch`); this bounds the wait
+            # of a caller that joined a request started with a longer deadline.
+            async with asyncio.timeout_at(_loop_time(deadline + _JOINER_GRACE_S)):
+                result = await self._flights.run(
+                    key, lambda: self._fetch(product, customer, deadline, budget)
+                )
+        except TimeoutError:
+            raise self._timed_out(budget) from None
         self._cache.put(key, result.answer)
         return result
 
-    async def _fetch(self, product: str, customer: str) -> Lookup:
+    async def _fetch(self, product: str, customer: str, deadline: float, budget: float) -> Lookup:
         if self._auth is None:
             raise LicenseApiError(0, NOT_CONFIGURED, "no LicenseSpring credentials configured")
+        try:
+            # Nothing outlives the deadline: not a hang, not a slow drip, not a retry's wait.
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                return await self._attempts(product, customer, deadline)
+        except TimeoutError:
+            raise self._timed_out(budget) from None
+
+    def _timed_out(self, budget: float) -> LicenseApiError:
+        error = LicenseApiError(0, TIMEOUT, f"no answer within {budget:g} s")
+        self._count_error(error)
+        return error
+
+    async def _attempts(self, product: str, customer: str, deadline: float) -> Lookup:
+        """Requests until one answers, a retry would not fit before `deadline`, or none are left."""
+        assert self._auth is not None
         started = time.monotonic()
-        deadline = started + self.options.total_timeout
         refreshed_token = False
         attempt = 0
         while True:
@@ -311,6 +341,11 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.delay = delay
+
+
+def _loop_time(deadline: float) -> float:
+    """A `time.monotonic()` deadline on the event loop's clock (`asyncio.timeout_at`)."""
+    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
 
 
 def _authenticator(settings: Settings, http: httpx.AsyncClient) -> Authenticator | None:

@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers, QueryParams
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -183,6 +183,10 @@ class SandboxState:
         with self._lock:
             self._fault = None
             self._fault_failures_left = None
+
+    def drip_s(self, customer: str) -> float:
+        fault = self._fault
+        return fault.drip_ms / 1000 if fault is not None and fault.matches(customer) else 0.0
 
     def latency_s(self, customer: str) -> float:
         fault = self._fault
@@ -371,8 +375,8 @@ async def customer_license_users(request: Request) -> Response:
     state = _sandbox(request)
     customer = request.query_params.get("customer", "")
     delay = state.latency_s(customer)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    if delay > 0 and not await _sleep_unless_disconnected(request, delay):
+        return Response(status_code=499)  # the client gave up; nobody reads this
     fault = state.take_failure(customer)
     if fault is not None:
         return failure_response(fault)
@@ -388,7 +392,30 @@ async def customer_license_users(request: Request) -> Response:
         body = state.answer(product, email)
     except ApiRejection as rejection:
         return rejection.response()
+    drip = state.drip_s(customer)
+    if drip > 0:
+        return StreamingResponse(_dripped(body, drip), media_type="application/json")
     return Response(body, media_type="application/json")
+
+
+_DRIP_CHUNK_BYTES = 8
+_DISCONNECT_POLL_S = 0.05
+
+
+async def _sleep_unless_disconnected(request: Request, delay: float) -> bool:
+    """Sleep `delay` seconds; False as soon as the client hangs up (a hang must not linger)."""
+    deadline = time.monotonic() + delay
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, _DISCONNECT_POLL_S))
+        if await request.is_disconnected():
+            return False
+    return True
+
+
+async def _dripped(body: bytes, every_s: float) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), _DRIP_CHUNK_BYTES):
+        yield body[start : start + _DRIP_CHUNK_BYTES]
+        await asyncio.sleep(every_s)
 
 
 async def oauth_token(request: Request) -> Response:

@@ -21,6 +21,7 @@ _FIELD_TYPES: dict[str, type] = {
     "times": int,
     "drop_connection": bool,
     "only_customer": str,
+    "drip_ms": int,
 }
 
 _DEFAULT_CODES: dict[int, tuple[str, str]] = {
@@ -45,6 +46,8 @@ class Fault:
     `latency_ms` delays every matching request. At most one of `status`, `malformed` and
     `drop_connection` makes the request fail; `times` limits the failures to the next N
     matching requests (None: until cleared). `only_customer` scopes it all to one e-mail.
+    `drip_ms` sends a successful answer a few bytes at a time, one chunk every `drip_ms`: each
+    read is quick, the whole answer takes minutes (a "slow drip").
     """
 
     latency_ms: int = 0
@@ -56,10 +59,13 @@ class Fault:
     times: int | None = None
     drop_connection: bool = False
     only_customer: str | None = None
+    drip_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be >= 0")
+        if self.drip_ms < 0:
+            raise ValueError("drip_ms must be >= 0")
         if self.status is not None and not 400 <= self.status <= 599:
             raise ValueError("status must be between 400 and 599")
         if self.malformed is not None and self.malformed not in MALFORMED_KINDS:

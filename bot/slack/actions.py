@@ -13,6 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Actor
 from bot.lookup import LookupOutcome, new_reference
 from bot.slack.blocks import (
+    ACTION_RETRY,
+    ACTION_RETRY_THREAD,
     Message,
     SummaryButtons,
     page_count,
@@ -22,8 +24,9 @@ from bot.slack.blocks import (
     render_user_page,
 )
 from bot.slack.delivery import answer
+from bot.slack.mrkdwn import escape
 from bot.slack.replies import lookup_message
-from bot.slack.threads import CannotPost, post_in_thread
+from bot.slack.threads import THREAD_BUTTONS, CannotPost, post_in_thread
 from bot.summary import Summary
 
 if TYPE_CHECKING:
@@ -70,7 +73,17 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await escalate_summary(body, respond, client, services)
 
+    async def retry(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await retry_lookup(body, respond, services, in_thread=False)
+
+    async def retry_in_thread(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await retry_lookup(body, respond, services, in_thread=True)
+
     tracked = services.tasks.listener
+    app.action(ACTION_RETRY)(tracked(retry))
+    app.action(ACTION_RETRY_THREAD)(tracked(retry_in_thread))
     app.action(PAGE_ACTIONS)(tracked(page))
     app.action(SHOW_USERS_ACTIONS)(tracked(show_users))
     app.action("share_summary")(tracked(share))
@@ -146,6 +159,47 @@ async def show_page(
         text=message.text,
         blocks=message.blocks,
         replace_original=replace,
+        session=services.http_session,
+    )
+
+
+async def retry_lookup(
+    body: dict[str, Any], respond: AsyncRespond, services: Services, *, in_thread: bool
+) -> None:
+    """Run a failed lookup again and replace the failure reply with the new answer."""
+    try:
+        product, email, _ = parse_button_value(str(_action(body).get("value", "")))
+    except ValueError:
+        await respond(text=STALE_BUTTON_TEXT, response_type="ephemeral", replace_original=False)
+        return
+    visibility = "in_channel" if in_thread else "ephemeral"
+    await answer(
+        respond,
+        text=f":hourglass_flowing_sand: Looking up `{escape(email)}` in `{escape(product)}` again…",
+        response_type=visibility,
+        replace_original=True,
+        session=services.http_session,
+    )
+    found = await _lookup_from_button(body, respond, services, "retry")
+    if found is None:
+        return
+    outcome, page, reference = found
+    message = lookup_message(
+        [outcome],
+        email=outcome.email,
+        known_products=services.settings.licensespring_products,
+        reference=reference,
+        buttons=THREAD_BUTTONS if in_thread else _private_buttons(services),
+        page=page,
+        include_users=not in_thread,
+        retry_action=ACTION_RETRY_THREAD if in_thread else ACTION_RETRY,
+    )
+    await answer(
+        respond,
+        text=message.text,
+        blocks=message.blocks,
+        response_type=visibility,
+        replace_original=True,
         session=services.http_session,
     )
 

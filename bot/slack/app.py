@@ -90,7 +90,7 @@ def create_app(
     auditor = Auditor(store)
     services = Services(
         settings=settings,
-        lookups=LookupService(licensespring, auditor, metrics),
+        lookups=LookupService(licensespring, auditor, metrics, deadline_s=settings.lookup_deadline),
         auditor=auditor,
         store=store,
         tasks=tasks if tasks is not None else TaskTracker(),

@@ -49,6 +49,9 @@ ACTION_SHARE = "share_summary"
 ACTION_ESCALATE = "escalate"
 ACTION_SHOW_USERS_PREFIX = "show_users_"
 ACTION_SHOW_USERS = "show_users"
+ACTION_RETRY = "retry_lookup"  # a failed private lookup: run it again in place
+ACTION_RETRY_THREAD = "retry_thread_lookup"  # a failed thread reply: run it again in place
+RETRY_ACTIONS_BLOCK_ID = "retry_actions"
 
 MISSING = "—"
 _EN_DASH = "\u2013"
@@ -593,14 +596,23 @@ def _multi_product_fallback(email: str, results: Sequence[tuple[str, Summary | s
 # Notices
 
 
-def render_notice(text: str, *, reference: str | None = None) -> Message:
-    """A one-section message for errors and usage; `text` is the bot's own mrkdwn."""
+def render_notice(
+    text: str, *, reference: str | None = None, retry: tuple[str, str] | None = None
+) -> Message:
+    """A one-section message for errors and usage; `text` is the bot's own mrkdwn.
+
+    `retry` is (action_id, button value) of a "Try again" button that runs the lookup again.
+    """
     body = text.strip() or "Something went wrong."
     blocks = [section_block(body)]
     if reference:
         blocks.append(
             context_block(f"Reference: `{escape_within(reference, _NOTICE_REFERENCE_COST)}`")
         )
+    if retry is not None:
+        action_id, value = retry
+        button = {**button_element("Try again", action_id, value), "style": "primary"}
+        blocks.append({"type": "actions", "block_id": RETRY_ACTIONS_BLOCK_ID, "elements": [button]})
     return Message(text=truncate(body, MAX_FALLBACK_TEXT_CHARS), blocks=blocks)
 
 

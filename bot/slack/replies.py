@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from bot.licensespring.errors import LicenseApiError
 from bot.lookup import LookupOutcome
 from bot.slack.blocks import (
+    ACTION_RETRY,
     Message,
     SummaryButtons,
+    affordable_button_value,
     render_multi_product,
     render_notice,
     render_summary,
@@ -77,8 +79,13 @@ def lookup_message(
     buttons: SummaryButtons,
     page: int = 0,
     include_users: bool = True,
+    retry_action: str = ACTION_RETRY,
 ) -> Message:
-    """The reply to a lookup of one e-mail in one or several products."""
+    """The reply to a lookup of one e-mail in one or several products.
+
+    A failure LicenseSpring may not repeat (timeout, outage, rate limit) gets a "Try again"
+    button (`retry_action`) that runs the same lookup again in place.
+    """
     if len(outcomes) == 1:
         outcome = outcomes[0]
         if outcome.summary is not None:
@@ -93,7 +100,17 @@ def lookup_message(
         text = lookup_error_text(
             outcome.error, product=outcome.product, email=email, known_products=known_products
         )
-        return render_notice(text, reference=reference if needs_reference(outcome.error) else None)
+        retry_value = affordable_button_value(outcome.product, email, page)
+        retry = (
+            (retry_action, retry_value)
+            if outcome.error.transient and retry_value is not None
+            else None
+        )
+        return render_notice(
+            text,
+            reference=reference if needs_reference(outcome.error) else None,
+            retry=retry,
+        )
     results: list[tuple[str, Summary | str]] = []
     for outcome in outcomes:
         if outcome.summary is not None:

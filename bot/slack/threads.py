@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Actor
 from bot.emails import emails_in_text
 from bot.lookup import new_reference
-from bot.slack.blocks import Message, SummaryButtons, render_notice
+from bot.slack.blocks import ACTION_RETRY_THREAD, Message, SummaryButtons, render_notice
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import HelpRequest, InvalidRequest, LookupRequest, parse_command, usage
 from bot.slack.replies import lookup_message
@@ -154,6 +154,7 @@ async def post_lookups(
             reference=reference,
             buttons=THREAD_BUTTONS,
             include_users=False,
+            retry_action=ACTION_RETRY_THREAD,
         )
         delivered = await _reply_or_tell(client, actor, thread_ts, message, services, respond)
         await services.auditor.record(
