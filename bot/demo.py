@@ -106,14 +106,52 @@ def _secret(value: str) -> object:
     return SecretStr(value)
 
 
-def show(out: TextIO, text: str, message: Message, ack_ms: float, answer_ms: float) -> None:
+class BuilderLinks:
+    """How each answer's Block Kit Builder link is printed.
+
+    On a terminal the link is a short OSC 8 hyperlink, and every full URL (about 2,000
+    characters each) goes once into `path`; elsewhere (a pipe, a file, CI) the full URL is
+    printed, as nothing there can click a hyperlink.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.count = 0
+        if path is not None:
+            path.write_text("Block Kit Builder links from `python -m bot demo`\n\n", "utf-8")
+
+    def line(self, command: str, message: Message) -> str:
+        url = block_kit_builder_url(message)
+        if self.path is None:
+            return f"Open the same blocks in Block Kit Builder:\n  {url}"
+        self.count += 1
+        with self.path.open("a", encoding="utf-8") as links:
+            links.write(f"{self.count}. /license-users {command}\n{url}\n\n")
+        link = hyperlink(url, "Open the same blocks in Block Kit Builder")
+        return f"{link} (full URL: link {self.count} in {self.path})"
+
+
+def hyperlink(url: str, label: str) -> str:
+    """An OSC 8 terminal hyperlink: `label` shown, `url` opened on click."""
+    return f"\x1b]8;;{url}\x1b\\{label}\x1b]8;;\x1b\\"
+
+
+def show(
+    out: TextIO,
+    text: str,
+    message: Message,
+    ack_ms: float,
+    answer_ms: float,
+    links: BuilderLinks | None = None,
+) -> None:
     out.write(f"\n$ /license-users {text}\n")
     out.write(f"  (ack {ack_ms:.0f} ms, answer {answer_ms:.0f} ms)\n\n")
     rendered = render_for_terminal(message)
     out.write("\n".join("  " + line for line in rendered.splitlines()) + "\n")
-    out.write(
-        f"\n  Open the same blocks in Block Kit Builder:\n  {block_kit_builder_url(message)}\n"
-    )
+    out.write(f"\n  {(links or BuilderLinks(None)).line(text, message)}\n")
+
+
+LINKS_FILE_NAME = "license-users-bot-demo-links.txt"
 
 
 def run_demo(
@@ -129,9 +167,10 @@ def run_demo(
         "license-users-bot demo: the real bot, a sandbox License API and a local Slack "
         "stand-in, all on this machine.\nNo credentials are configured, so nothing leaves it.\n"
     )
+    links = BuilderLinks(Path(tempfile.gettempdir()) / LINKS_FILE_NAME if out.isatty() else None)
     with demo_session(settings) as session:
         for text in commands:
-            show(out, text, *session.send(text))
+            show(out, text, *session.send(text), links)
         if not stdin.isatty():
             out.write("\nDemo finished. Set SLACK_* and LICENSESPRING_* to run for real.\n")
             return 0
@@ -145,4 +184,4 @@ def run_demo(
             line = stdin.readline()
             if not line.strip():
                 return 0
-            show(out, line.strip(), *session.send(line.strip()))
+            show(out, line.strip(), *session.send(line.strip()), links)

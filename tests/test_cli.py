@@ -211,8 +211,50 @@ def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
     assert "At activation limit" in out
     assert "No customer `nobody@example.com`" in out
     assert "Block Kit Builder" in out
+    # Not a terminal: the full URLs, since nothing here can click a hyperlink.
+    assert out.count("https://app.slack.com/block-kit-builder#") == out.count("$ /license-users")
+    assert "\x1b]8;;" not in out
     assert "Demo finished" in out
     assert "Traceback" not in result.stderr
+    # Every figure: the headline over all license users, the active users' share labelled.
+    assert "Activations: 12 / 23 (52%)" in out
+    assert "Active users: 11 / 17 (65%)" in out
+
+
+def test_demo_on_a_terminal_prints_short_hyperlinks_and_names_the_file_of_full_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import tempfile
+
+    from bot.config import Settings
+    from bot.demo import LINKS_FILE_NAME, run_demo
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = Terminal()
+    code = run_demo(
+        Settings(_env_file=None),  # type: ignore[call-arg]
+        commands=("acme-desktop ada@analytical.example", "acme-desktop nobody@example.com"),
+        stdin=io.StringIO(""),
+        out=out,
+    )
+    assert code == 0
+    text = out.getvalue()
+    links = (tmp_path / LINKS_FILE_NAME).read_text(encoding="utf-8")
+    urls = [line for line in links.splitlines() if line.startswith("https://")]
+    assert len(urls) == 2
+    for url in urls:
+        # The hyperlink carries the whole URL; what the terminal shows is a short label.
+        assert f"\x1b]8;;{url}\x1b\\Open the same blocks in Block Kit Builder\x1b]8;;\x1b\\" in text
+    visible = text
+    for url in urls:
+        visible = visible.replace(url, "")
+    assert max(len(line) for line in visible.splitlines()) < 200
+    assert f"link 2 in {tmp_path / LINKS_FILE_NAME}" in text
 
 
 def test_no_arguments_and_no_credentials_runs_the_demo(tmp_path: Path) -> None:
