@@ -164,7 +164,7 @@ async def test_threshold_crossing_and_recovery(
     poller = await make_poller(clock)
     await add_watch(poller, customer, threshold_pct=80)
     await poller.run_cycle()
-    inactive = ("c@w.io", False, 0, 1)
+    inactive = ("c@w.io", False, 0, 0)  # counts in the headline, adds no activations or maximum
     sandbox.set_users(
         PRODUCT, customer, users(("a@w.io", True, 2, 3), ("b@w.io", True, 3, 3), inactive)
     )
