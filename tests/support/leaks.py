@@ -37,7 +37,11 @@ class LeakScanner:
 
 
 class ScannedStream:
-    """A text stream for log output: scans each write, then passes it to the current stderr."""
+    """A text stream for log output: scans each write, then passes it to pytest's capture.
+
+    Lines written while no test captures stderr (a server thread logging between tests) are
+    scanned but not printed, so they never land between pytest's progress dots.
+    """
 
     def __init__(self, scanner: LeakScanner) -> None:
         self._scanner = scanner
@@ -45,6 +49,8 @@ class ScannedStream:
     def write(self, text: str) -> int:
         self._scanner.scan("log", text)
         target: TextIO = sys.stderr
+        if target is sys.__stderr__:
+            return len(text)
         return target.write(text)
 
     def flush(self) -> None:
