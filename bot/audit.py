@@ -14,10 +14,12 @@ log = structlog.get_logger("audit")
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who asked, and from where."""
+    """Who asked, and from where (built from a Slack payload in `bot.slack.context`)."""
 
     slack_user: str
     channel: str | None
+    team: str | None = None
+    thread_ts: str | None = None  # the thread the request came from, where there is one
 
 
 class Auditor:
