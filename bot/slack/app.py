@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
 from bot.metrics import Metrics
-from bot.slack import actions, commands, threads, watching
+from bot.slack import actions, apphome, commands, forms, threads, watching
 from bot.slack.access import AccessMiddleware, AccessPolicy
 from bot.slack.replies import INTERNAL_ERROR_TEXT
 from bot.store import Store
@@ -103,6 +103,8 @@ def create_app(
     actions.register(app, services)
     threads.register(app, services)
     watching.register(app, services)
+    apphome.register(app, services)
+    forms.register(app, services)
     app.error(_on_error)
     return app
 
