@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -452,3 +453,52 @@ def test_submission_replayed_by_another_user(
     assert sandbox.lookups == 0
     assert bot.slack.calls("chat.postMessage") == []
     wait_until(lambda: any(r.outcome == "not_their_form" for r in audit_rows(store_url)))
+
+
+def test_malformed_submissions_get_a_local_answer(
+    start_bot: BotFactory, sandbox: SandboxState
+) -> None:
+    from bot.devtools.slack_requests import post_signed_sync
+
+    bot = start_bot(licensespring_products=PRODUCTS)
+    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    modal = opened(bot.slack)
+    for values in (
+        [],
+        {EMAIL_BLOCK: {"email": {"value": 5}}},
+        {PRODUCT_BLOCK: {"product": {"selected_option": "acme-desktop"}}, EMAIL_BLOCK: None},
+        {PRODUCT_BLOCK: [1], EMAIL_BLOCK: {"email": []}},
+    ):
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T1", "domain": "test"},
+            "user": {"id": "U111", "team_id": "T1"},
+            "api_app_id": "A111",
+            "view": {**modal, "state": {"values": values}},
+        }
+        body = "payload=" + urllib.parse.quote(json.dumps(payload))
+        response = post_signed_sync(bot.http, bot.events_url, body)
+        assert response.status_code == 200
+        assert response.json()["response_action"] == "errors"
+    assert sandbox.lookups == 0
+
+
+def test_builder_link_for_a_home_with_lookups_and_watches(
+    start_bot: BotFactory, sandbox: SandboxState, store_url: str
+) -> None:
+    from bot.slack.terminal import block_kit_builder_view_url
+
+    bot = start_bot(database_url=store_url, licensespring_products=PRODUCTS)
+    for text in (f"acme-desktop {seed.TYPICAL}", f"acme-cli {seed.AT_LIMIT}"):
+        _, url = bot.command(text)
+        bot.final_response(url)
+    _, url = bot.command(f"watch acme-desktop {seed.BIG} at 80%", channel_id="CSUPPORT")
+    bot.final_response(url)
+    wait_for_watch(store_url)
+    bot.open_home()
+    view = published(bot.slack)[0].args["view"]
+    link = block_kit_builder_view_url(view)
+    assert link.startswith("https://app.slack.com/block-kit-builder#")
+    decoded = json.loads(urllib.parse.unquote(link.split("#", 1)[1]))
+    assert decoded == {"type": "home", "blocks": view["blocks"]}
+    print(f"\nApp Home in Block Kit Builder:\n{link}")
