@@ -364,13 +364,15 @@ def test_watch_modal_from_home_checks_membership_and_input(
     assert nobody["response_action"] == "update"
     again = updated(bot.slack)  # the form again, with LicenseSpring's answer on top
     assert "No customer" in text_of(again) and again["callback_id"] == "watch_modal"
+    assert "No customer" in text_of(last_home(bot.slack, 2))
     assert watches_in(store_url) == []
 
     ack_json(bot.submit(modal, {**values, CHANNEL_BLOCK: "COK", THRESHOLD_BLOCK: "75"}))
     assert "Watching" in text_of(updated(bot.slack, 2))
     [watch] = watches_in(store_url)
     assert (watch.channel_id, watch.threshold_pct) == ("COK", 75)
-    assert "Watches (1)" in text_of(last_home(bot.slack, 2))  # the Home refreshed
+    # The Home refreshed after each attempt (the failed one was a lookup too).
+    assert "Watches (1)" in text_of(last_home(bot.slack, 3))
 
 
 def test_watch_modal_into_a_disallowed_channel(

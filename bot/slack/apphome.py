@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
@@ -14,6 +13,7 @@ from bot.slack.blocks import parse_button_value
 from bot.slack.dm_lookup import answer_in_dm, look_up
 from bot.slack.home import ACTION_HOME_LOOKUP, ACTION_HOME_WATCH, ACTION_LOOKUP_AGAIN
 from bot.slack.home_publish import publish_home
+from bot.slack.modal_calls import open_modal
 from bot.slack.modal_views import FormOrigin, lookup_modal, watch_modal
 from bot.slack.mrkdwn import escape_within
 
@@ -39,7 +39,7 @@ def register(app: AsyncApp, services: Services) -> None:
             settings.default_product,
             FormOrigin(_user(body), "home"),
         )
-        await _open(client, body, view)
+        await open_modal(client, body, view)
 
     async def open_watch(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -49,7 +49,7 @@ def register(app: AsyncApp, services: Services) -> None:
             settings.default_product,
             FormOrigin(_user(body), "home"),
         )
-        await _open(client, body, view)
+        await open_modal(client, body, view)
 
     async def lookup_again(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -64,14 +64,6 @@ def register(app: AsyncApp, services: Services) -> None:
 
 def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id", ""))
-
-
-async def _open(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    """views.open right away: the trigger_id expires 3 s after the click."""
-    try:
-        await client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
-    except SlackApiError as error:
-        log.warning("modal_not_opened", error=error.response.get("error"))
 
 
 async def handle_lookup_again(

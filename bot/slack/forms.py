@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
 from bot.slack.blocks import ACTION_WATCH, parse_button_value
 from bot.slack.dm_lookup import answer_in_dm, look_up
 from bot.slack.home_publish import publish_home
+from bot.slack.modal_calls import open_modal, update_modal
 from bot.slack.modal_views import (
     CHANNEL_BLOCK,
     GLOBAL_SHORTCUT_CALLBACK_ID,
@@ -65,11 +65,11 @@ def register(app: AsyncApp, services: Services) -> None:
             settings.default_product,
             FormOrigin(_user(body), "shortcut"),
         )
-        await _open(client, body, view)
+        await open_modal(client, body, view)
 
     async def on_watch_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await _open(client, body, _watch_modal_for_summary(body, services))
+        await open_modal(client, body, _watch_modal_for_summary(body, services))
 
     async def on_lookup_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
@@ -90,21 +90,6 @@ def register(app: AsyncApp, services: Services) -> None:
 
 def _user(body: dict[str, Any]) -> str:
     return str((body.get("user") or {}).get("id", ""))
-
-
-async def _open(client: AsyncWebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    """views.open before anything else: the trigger_id expires 3 s after the click."""
-    try:
-        await client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
-    except SlackApiError as error:
-        log.warning("modal_not_opened", error=error.response.get("error"))
-
-
-async def _update(client: AsyncWebClient, view_id: str, view: dict[str, Any]) -> None:
-    try:
-        await client.views_update(view_id=view_id, view=view)
-    except SlackApiError as error:  # closed by the person meanwhile, most often
-        log.info("modal_not_updated", error=error.response.get("error"))
 
 
 def _watch_modal_for_summary(body: dict[str, Any], services: Services) -> dict[str, Any]:
@@ -187,10 +172,10 @@ async def handle_lookup_submission(
             initial=form,
             problem=problem,
         )
-        await _update(client, view_id, back)
+        await update_modal(client, view_id, back)
         return
     _, notice = await answer_in_dm(client, services, actor, outcome, reference, search=form.search)
-    await _update(client, view_id, notice_modal(LOOKUP_TITLE, notice))
+    await update_modal(client, view_id, notice_modal(LOOKUP_TITLE, notice))
     if origin.origin == "home":
         await publish_home(client, services, actor.slack_user, notice=notice)
 
@@ -251,6 +236,6 @@ async def handle_watch_submission(
         )
     else:
         outcome_view = notice_modal(WATCH_TITLE, result.text)
-    await _update(client, str(view.get("id", "")), outcome_view)
+    await update_modal(client, str(view.get("id", "")), outcome_view)
     if origin.origin == "home":
         await publish_home(client, services, actor.slack_user, notice=result.text)

@@ -131,8 +131,9 @@ def _watch_blocks(content: HomeContent) -> list[Block]:
                 "*Watch a customer…* to start one."
             )
         ]
+    shown = content.watches[:MAX_HOME_WATCHES]
     blocks: list[Block] = []
-    for watch in content.watches[:MAX_HOME_WATCHES]:
+    for watch in shown:
         email = escape_within(watch.customer_email, _EMAIL_COST)
         product = escape_within(watch.product, _PRODUCT_COST)
         blocks.append(
@@ -156,7 +157,7 @@ def _watch_blocks(content: HomeContent) -> list[Block]:
                 ],
             }
         )
-    hidden = max(content.total_watches, len(content.watches)) - len(blocks) // 2
+    hidden = max(content.total_watches, len(content.watches)) - len(shown)
     if hidden > 0:
         blocks.append(
             context_block(

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.emails import normalise_email
 from bot.slack.blocks import plain_text, section_block
-from bot.slack.mrkdwn import escape_within, truncate
+from bot.slack.mrkdwn import truncate
 from bot.slack.parsing import DEFAULT_THRESHOLD_PCT, is_product_code
 
 GLOBAL_SHORTCUT_CALLBACK_ID = "lookup_license_users_global"
@@ -333,8 +333,3 @@ def _state(view: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any
 def _input_value(view: dict[str, Any], block_id: str, action_id: str) -> str:
     value = _state(view, block_id, action_id).get("value")
     return value if isinstance(value, str) else ""
-
-
-def shown(text: str, cost: int = 80) -> str:
-    """User text for mrkdwn inside a modal: escaped, one line, bounded."""
-    return escape_within(text, cost)
