@@ -504,3 +504,29 @@ def test_builder_link_for_a_home_with_lookups_and_watches(
     decoded = json.loads(urllib.parse.unquote(link.split("#", 1)[1]))
     assert decoded == {"type": "home", "blocks": view["blocks"]}
     print(f"\nApp Home in Block Kit Builder:\n{link}")
+
+
+def test_slow_channel_check_moves_after_the_ack(
+    start_bot: BotFactory, sandbox: SandboxState, fake_slack: FakeSlack, store_url: str
+) -> None:
+    bot = start_bot(database_url=store_url, licensespring_products=PRODUCTS)
+    fake_slack.set_channel("CSLOW", is_member=False)
+    bot.open_home()
+    bot.press_in_view("home_open_watch", "watch", last_home(bot.slack))
+    modal = opened(bot.slack)
+
+    def slow_info(call: SlackCall) -> dict[str, Any]:
+        time.sleep(2.0)  # longer than the bot's budget for checking before the ack
+        channel = {"id": call.args["channel"], "is_member": False, "is_archived": False}
+        return {"ok": True, "channel": channel}
+
+    fake_slack.set_answer("conversations.info", slow_info)
+    values = {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL, CHANNEL_BLOCK: "CSLOW"}
+    started = time.monotonic()
+    ack = ack_json(bot.submit(modal, values))
+    assert time.monotonic() - started < 2.9
+    assert ack["response_action"] == "update"
+    again = updated(bot.slack)  # checked after the ack: the form again, saying why
+    assert "not a member" in text_of(again) and again["callback_id"] == "watch_modal"
+    assert watches_in(store_url) == []
+    assert sandbox.lookups == 0
