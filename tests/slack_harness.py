@@ -15,11 +15,15 @@ from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.servers import serve_in_thread
 from bot.devtools.slack_requests import (
+    app_home_opened_body,
     block_action_body,
     event_callback_body,
+    global_shortcut_body,
     message_shortcut_body,
     post_signed_sync,
     slash_command_body,
+    view_block_action_body,
+    view_submission_body,
 )
 from bot.runtime import start_runtime
 from bot.server import create_server
@@ -31,6 +35,7 @@ class RunningBot:
     slack: FakeSlack
     http: httpx.Client
     server: Any = None  # the Starlette app; `server.state.runtime` once started
+    _events: int = 0
 
     @property
     def events_url(self) -> str:
@@ -114,6 +119,34 @@ class RunningBot:
             "view": {**view, "id": "V1", "state": {"values": state}},
         }
         body = "payload=" + urllib.parse.quote(json.dumps(payload))
+        return post_signed_sync(self.http, self.events_url, body)
+
+    def open_home(
+        self, user_id: str = "U111", *, tab: str = "home", event_id: str | None = None
+    ) -> httpx.Response:
+        """A signed app_home_opened event (a fresh event_id unless given)."""
+        self._events += 1
+        body = app_home_opened_body(
+            user_id, tab=tab, event_id=event_id or f"EvHome{self._events}-{id(self)}"
+        )
+        return post_signed_sync(self.http, self.events_url, body)
+
+    def press_in_view(
+        self, action_id: str, value: str, view: dict[str, Any], *, user_id: str = "U111"
+    ) -> httpx.Response:
+        """A button pressed on a published App Home or an open modal."""
+        body = view_block_action_body(action_id, value, view=view, user_id=user_id)
+        return post_signed_sync(self.http, self.events_url, body)
+
+    def global_shortcut(self, callback_id: str, *, user_id: str = "U111") -> httpx.Response:
+        body = global_shortcut_body(callback_id, user_id=user_id)
+        return post_signed_sync(self.http, self.events_url, body)
+
+    def submit(
+        self, view: dict[str, Any], values: dict[str, Any] | None = None, *, user_id: str = "U111"
+    ) -> httpx.Response:
+        """Submit a modal as opened (``view`` from views.open) with ``values`` per block_id."""
+        body = view_submission_body(view, values, user_id=user_id)
         return post_signed_sync(self.http, self.events_url, body)
 
     def final_response(self, response_url: str, count: int = 1) -> dict[str, Any]:

@@ -448,11 +448,17 @@ def test_worst_case_full_page_stays_within_limits(alphabet: str) -> None:
         summary,
         lookup_email=lookup_email,
         page=page,
-        buttons=SummaryButtons(share=True, escalate=True),
+        buttons=SummaryButtons(share=True, escalate=True, watch=True),
     )
     assert_sendable(message)
     assert len(user_lines(message)) == PAGE_SIZE
-    assert set(buttons_of(message)) == {"page_prev", "page_next", "share_summary", "escalate"}
+    assert set(buttons_of(message)) == {
+        "page_prev",
+        "page_next",
+        "share_summary",
+        "escalate",
+        "watch_open",
+    }
     size = block_json_size(message.blocks)
     assert size <= MAX_BLOCK_JSON_CHARS
     print(f"worst-case block JSON ({alphabet!r}): {size} chars, {len(message.blocks)} blocks")
@@ -561,7 +567,7 @@ def test_any_data_renders_within_limits_and_escaped(
         lookup_email=lookup_email,
         page=page,
         include_users=include_users,
-        buttons=SummaryButtons(share=True, escalate=True),
+        buttons=SummaryButtons(share=True, escalate=True, watch=True),
     )
     assert check_limits(message) == []
     # The bot writes no '<' or '>' of its own in these messages: any would be data.

@@ -26,12 +26,59 @@ def test_slash_command_is_declared_escaped() -> None:
     assert commands[0]["usage_hint"]
 
 
-def test_shortcut_and_mention_event_are_declared() -> None:
+def test_shortcuts_and_events_are_declared() -> None:
+    from bot.slack.modal_views import GLOBAL_SHORTCUT_CALLBACK_ID
     from bot.slack.threads import SHORTCUT_CALLBACK_ID
 
     shortcuts = manifest()["features"]["shortcuts"]
-    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [("message", SHORTCUT_CALLBACK_ID)]
-    assert manifest()["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
+    assert [(s["type"], s["callback_id"]) for s in shortcuts] == [
+        ("message", SHORTCUT_CALLBACK_ID),
+        ("global", GLOBAL_SHORTCUT_CALLBACK_ID),
+    ]
+    assert SHORTCUT_CALLBACK_ID != GLOBAL_SHORTCUT_CALLBACK_ID
+    for shortcut in shortcuts:
+        assert 1 <= len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 150
+    events = manifest()["settings"]["event_subscriptions"]["bot_events"]
+    assert events == ["app_mention", "app_home_opened"]
+
+
+def test_every_declared_event_and_shortcut_has_a_listener(start_bot: Any, sandbox: Any) -> None:
+    """Bolt answers 404 to what no listener takes, and Slack retries and may then disable
+    delivery: every subscribed event and every shortcut must be answered 200."""
+    from bot.devtools.slack_requests import (
+        event_callback_body,
+        global_shortcut_body,
+        message_shortcut_body,
+        post_signed_sync,
+    )
+
+    bot = start_bot()
+    bodies = []
+    for number, event in enumerate(manifest()["settings"]["event_subscriptions"]["bot_events"]):
+        payload = {"type": event, "user": "U111", "channel": "C111", "tab": "home", "ts": "1.2"}
+        payload["text"] = "<@UBOT> help"
+        bodies.append(event_callback_body(payload, event_id=f"EvManifest{number}"))
+    for shortcut in manifest()["features"]["shortcuts"]:
+        if shortcut["type"] == "global":
+            bodies.append(global_shortcut_body(shortcut["callback_id"]))
+        else:
+            message = {"type": "message", "text": "no address", "ts": "1.2", "user": "U9"}
+            bodies.append(
+                message_shortcut_body(
+                    shortcut["callback_id"], message, response_url=bot.slack.new_response_url()
+                )
+            )
+    for body in bodies:
+        assert post_signed_sync(bot.http, bot.events_url, body).status_code == 200, body
+
+
+def test_home_and_messages_tabs_are_enabled() -> None:
+    app_home = manifest()["features"]["app_home"]
+    assert app_home["home_tab_enabled"] is True
+    assert app_home["messages_tab_enabled"] is True
+    # Answers arrive in the Messages tab; nobody types to the bot there (no message.im event).
+    assert app_home["messages_tab_read_only_enabled"] is True
+    assert "im:write" in manifest()["oauth_config"]["scopes"]["bot"]
 
 
 def test_socket_mode_and_interactivity_on() -> None:

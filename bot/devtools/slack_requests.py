@@ -286,3 +286,142 @@ def post_signed_sync(
     """Blocking twin of ``post_signed``."""
     headers = _headers(body, secret, content_type, timestamp, extra_headers)
     return client.post(url, content=body.encode("utf-8"), headers=headers)
+
+
+def _user_object(user_id: str, team_id: str) -> dict[str, Any]:
+    return {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id}
+
+
+def app_home_opened_body(
+    user_id: str = "U111", *, tab: str = "home", event_id: str = "EvHome1", team_id: str = "T1"
+) -> str:
+    """The ``app_home_opened`` event Slack sends when someone opens the app's Home (or Messages)
+    tab, as an Events API callback (JSON)."""
+    event = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": "D" + user_id.removeprefix("U"),
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    return event_callback_body(event, event_id=event_id, team_id=team_id)
+
+
+def view_block_action_body(
+    action_id: str,
+    value: str,
+    *,
+    view: dict[str, Any],
+    user_id: str = "U111",
+    team_id: str = "T1",
+    trigger_id: str = "123.456",
+) -> str:
+    """A button click inside a view (the App Home or a modal): ``container`` is the view, and
+    there is no ``channel`` and no ``response_url``. ``view`` is the view as published/opened
+    (its ``id`` and ``type`` are what the bot reads)."""
+    found_block_id, label = _find_button(view.get("blocks"), action_id)
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user_object(user_id, team_id),
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view.get("id", "V1")},
+        "trigger_id": trigger_id,
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {"id": "V1", "team_id": team_id, "state": {"values": {}}, **view},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": found_block_id or "b1",
+                "text": {"type": "plain_text", "text": label or action_id, "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return _payload_form(payload)
+
+
+def global_shortcut_body(
+    callback_id: str, *, user_id: str = "U111", team_id: str = "T1", trigger_id: str = "123.456"
+) -> str:
+    """A global shortcut (``shortcut``): a trigger_id, but no channel and no response_url."""
+    payload = {
+        "type": "shortcut",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": _user_object(user_id, team_id),
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id,
+    }
+    return _payload_form(payload)
+
+
+def input_state(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``view.state.values`` for a submission of ``view``: ``values`` maps a block_id to what
+    was entered (a str for text and number inputs and selects, or None for nothing), shaped
+    per the element type the view declares there."""
+    state: dict[str, Any] = {}
+    elements = {
+        block["block_id"]: block["element"]
+        for block in view.get("blocks") or []
+        if block.get("type") == "input" and "block_id" in block
+    }
+    for block_id, element in elements.items():
+        entered = values.get(block_id)
+        kind = element.get("type")
+        if block_id not in values:  # untouched: what Slack sends for the initial value
+            if kind == "static_select":
+                entered = (element.get("initial_option") or {}).get("value")
+            elif kind == "conversations_select":
+                entered = element.get("initial_conversation")
+            else:
+                entered = element.get("initial_value")
+        answer: dict[str, Any] = {"type": kind}
+        if kind == "static_select":
+            answer["selected_option"] = (
+                None
+                if entered is None
+                else {"text": {"type": "plain_text", "text": entered}, "value": entered}
+            )
+        elif kind == "conversations_select":
+            answer["selected_conversation"] = entered
+        else:
+            answer["value"] = entered
+        state[block_id] = {element["action_id"]: answer}
+    return state
+
+
+def view_submission_body(
+    view: dict[str, Any],
+    values: dict[str, Any] | None = None,
+    *,
+    user_id: str = "U111",
+    team_id: str = "T1",
+    view_id: str | None = None,
+) -> str:
+    """A modal's submission (``view_submission``); see ``input_state`` for ``values``."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": _user_object(user_id, team_id),
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": "123.456",
+        "view": {
+            **view,
+            "id": view_id or view.get("id") or "V1",
+            "team_id": team_id,
+            "state": {"values": input_state(view, values or {})},
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return _payload_form(payload)

@@ -1,7 +1,8 @@
 """Access control as one Bolt middleware: who may use the bot, and where results may be posted.
 
 Checked on every request before any listener runs: slash commands, mentions, shortcuts, modal
-submissions and button presses (anyone who can see a message can press its buttons).
+submissions, button presses (anyone who can see a message can press its buttons) and the App
+Home (a refused person's Home says so in one line).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor, Auditor
 from bot.config import Settings
+from bot.slack.home import render_refused_home
+from bot.slack.modal_views import (
+    CHANNEL_BLOCK,
+    WATCH_MODAL_CALLBACK_ID,
+    notice_modal,
+    selected_channel,
+)
 from bot.slack.parsing import WatchRequest, parse_command
 from bot.tasks import TaskTracker
 
@@ -37,6 +45,9 @@ CHANNEL_NOT_ALLOWED_TEXT = (
     "Use `/license-users` for a private answer, or ask for the channel to be allowed "
     "(ALLOWED_CHANNEL_IDS)."
 )
+CHANNEL_NOT_ALLOWED_FOR_ALERTS = (
+    "Alerts may not be posted in that channel (ALLOWED_CHANNEL_IDS). Pick another one."
+)
 GROUP_CACHE_TTL_S = 60.0
 # Button presses that post visibly in the channel they were pressed in.
 VISIBLE_ACTIONS = frozenset({"share_summary"})
@@ -46,9 +57,12 @@ VISIBLE_ACTIONS = frozenset({"share_summary"})
 class AccessRequest:
     """What one Slack request wants, as far as access control is concerned."""
 
-    kind: str  # command | action | mention | shortcut | view
+    kind: str  # command | action | mention | shortcut | view | home
     actor: Actor
     posts_visibly_in: str | None  # channel where the result would be visible to others
+    surface: str | None = None  # for actions and views: "home" or "modal" (a view's type)
+    view_id: str | None = None
+    callback_id: str | None = None  # for view submissions
 
 
 def describe_request(body: dict[str, Any]) -> AccessRequest | None:
@@ -66,20 +80,43 @@ def describe_request(body: dict[str, Any]) -> AccessRequest | None:
         )
         action_ids = {a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)}
         visible = channel if action_ids & VISIBLE_ACTIONS else None
-        return AccessRequest("action", Actor(_user_id(body), channel), visible)
+        view = _view(body)
+        return AccessRequest(
+            "action",
+            Actor(_user_id(body), channel),
+            visible,
+            surface=view.get("type"),
+            view_id=view.get("id"),
+        )
     if kind in {"message_action", "shortcut"}:
         channel = (body.get("channel") or {}).get("id")
         return AccessRequest("shortcut", Actor(_user_id(body), channel), channel)
     if kind == "view_submission":
+        view = _view(body)
+        callback_id = view.get("callback_id")
+        if callback_id == WATCH_MODAL_CALLBACK_ID:  # alerts go to the channel picked
+            target = selected_channel(view)
+            return AccessRequest(
+                "view", Actor(_user_id(body), None), target, callback_id=callback_id
+            )
         channel = _channel_from_metadata(body)
-        return AccessRequest("view", Actor(_user_id(body), channel), channel)
+        return AccessRequest(
+            "view", Actor(_user_id(body), channel), channel, callback_id=callback_id
+        )
     if kind == "event_callback":
         event = body.get("event") or {}
+        if event.get("type") == "app_home_opened" and event.get("tab") == "home":
+            return AccessRequest("home", Actor(str(event.get("user", "")), None), None)
         if event.get("type") != "app_mention":
             return None
         channel = event.get("channel")
         return AccessRequest("mention", Actor(str(event.get("user", "")), channel), channel)
     return None
+
+
+def _view(body: dict[str, Any]) -> dict[str, Any]:
+    view = body.get("view")
+    return view if isinstance(view, dict) else {}
 
 
 def _user_id(body: dict[str, Any]) -> str:
@@ -176,7 +213,7 @@ class AccessMiddleware(AsyncMiddleware):
             _refuse_later(wanted, req.body, text, reason, self._auditor, self._client),
             name="refusal",
         )
-        return _refusal_ack(wanted, text)
+        return _refusal_ack(wanted, text, reason)
 
     async def _refusal(self, wanted: AccessRequest) -> tuple[str, str] | None:
         if not await self._policy.user_allowed(wanted.actor.slack_user):
@@ -188,7 +225,7 @@ class AccessMiddleware(AsyncMiddleware):
         return None
 
 
-def _refusal_ack(wanted: AccessRequest, text: str) -> BoltResponse:
+def _refusal_ack(wanted: AccessRequest, text: str, reason: str) -> BoltResponse:
     if wanted.kind == "command":
         return BoltResponse(
             status=200,
@@ -196,10 +233,16 @@ def _refusal_ack(wanted: AccessRequest, text: str) -> BoltResponse:
             headers={"content-type": "application/json"},
         )
     if wanted.kind == "view":
+        answer: dict[str, Any]
+        if reason == "channel_not_allowed" and wanted.callback_id == WATCH_MODAL_CALLBACK_ID:
+            answer = {
+                "response_action": "errors",
+                "errors": {CHANNEL_BLOCK: CHANNEL_NOT_ALLOWED_FOR_ALERTS},
+            }
+        else:
+            answer = {"response_action": "update", "view": notice_modal("License users", text)}
         return BoltResponse(
-            status=200,
-            body=json.dumps({"response_action": "errors", "errors": {"product": text[:150]}}),
-            headers={"content-type": "application/json"},
+            status=200, body=json.dumps(answer), headers={"content-type": "application/json"}
         )
     return BoltResponse(status=200, body="")
 
@@ -214,7 +257,20 @@ async def _refuse_later(
 ) -> None:
     await auditor.record(wanted.actor, "refused", outcome=reason, detail=wanted.kind)
     try:
-        if wanted.kind in {"action", "shortcut"} and body.get("response_url"):
+        if wanted.kind == "home" or (wanted.kind == "action" and wanted.surface == "home"):
+            await client.views_publish(
+                user_id=wanted.actor.slack_user, view=render_refused_home(text)
+            )
+        elif wanted.kind == "action" and wanted.surface == "modal" and wanted.view_id:
+            await client.views_update(
+                view_id=wanted.view_id, view=notice_modal("License users", text)
+            )
+        elif wanted.kind == "shortcut" and not body.get("response_url") and body.get("trigger_id"):
+            # A global shortcut has no response_url; its trigger_id opens the refusal.
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=notice_modal("License users", text)
+            )
+        elif wanted.kind in {"action", "shortcut"} and body.get("response_url"):
             await AsyncWebhookClient(body["response_url"]).send(
                 text=text, response_type="ephemeral", replace_original=False
             )

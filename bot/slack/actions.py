@@ -205,7 +205,11 @@ async def retry_lookup(
 
 
 def _private_buttons(services: Services) -> SummaryButtons:
-    return SummaryButtons(share=True, escalate=bool(services.settings.escalation_channel_id))
+    return SummaryButtons(
+        share=True,
+        escalate=bool(services.settings.escalation_channel_id),
+        watch=services.store is not None,
+    )
 
 
 async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services: Services) -> None:

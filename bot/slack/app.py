@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,8 +28,9 @@ from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
 from bot.metrics import Metrics
-from bot.slack import actions, commands, threads, watching
+from bot.slack import actions, apphome, commands, forms, threads, watching
 from bot.slack.access import AccessMiddleware, AccessPolicy
+from bot.slack.modal_views import notice_modal
 from bot.slack.replies import INTERNAL_ERROR_TEXT
 from bot.store import Store
 from bot.tasks import TaskTracker
@@ -103,6 +105,8 @@ def create_app(
     actions.register(app, services)
     threads.register(app, services)
     watching.register(app, services)
+    apphome.register(app, services)
+    forms.register(app, services)
     app.error(_on_error)
     return app
 
@@ -174,4 +178,12 @@ async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> Bol
             )
         except Exception as respond_error:  # noqa: BLE001 - already failing; never raise here
             log.warning("error_reply_failed", reference=reference, error=str(respond_error))
+    if body.get("type") == "view_submission":
+        # Used only when the listener failed before its ack: the modal says so and stays open.
+        view = notice_modal("License users", f"{INTERNAL_ERROR_TEXT} Reference: `{reference}`")
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_action": "update", "view": view}),
+            headers={"content-type": "application/json"},
+        )
     return BoltResponse(status=200, body="")

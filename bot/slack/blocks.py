@@ -52,6 +52,7 @@ ACTION_SHOW_USERS = "show_users"
 ACTION_RETRY = "retry_lookup"  # a failed private lookup: run it again in place
 ACTION_RETRY_THREAD = "retry_thread_lookup"  # a failed thread reply: run it again in place
 RETRY_ACTIONS_BLOCK_ID = "retry_actions"
+ACTION_WATCH = "watch_open"  # opens the watch modal for this customer
 
 MISSING = "—"
 _EN_DASH = "\u2013"
@@ -95,6 +96,7 @@ class SummaryButtons:
     share: bool = True
     escalate: bool = False
     show_users: bool = False  # for visible posts without the list: pages privately to the presser
+    watch: bool = False  # "Watch…": opens the watch modal (needs a store)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,6 +469,8 @@ def _summary_actions(
         wanted.append(("Share in channel", ACTION_SHARE, page))
     if buttons.escalate:
         wanted.append(("Escalate", ACTION_ESCALATE, page))
+    if buttons.watch:
+        wanted.append(("Watch…", ACTION_WATCH, 0))
     elements: list[dict[str, Any]] = []
     for text, action_id, target_page in wanted:
         value = affordable_button_value(summary.product, lookup_email, target_page)

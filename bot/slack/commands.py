@@ -93,7 +93,11 @@ async def handle_command(
         email=parsed.email,
         known_products=products,
         reference=reference,
-        buttons=SummaryButtons(share=True, escalate=bool(settings.escalation_channel_id)),
+        buttons=SummaryButtons(
+            share=True,
+            escalate=bool(settings.escalation_channel_id),
+            watch=services.store is not None,
+        ),
     )
     await answer(
         respond,

@@ -13,6 +13,11 @@ COMMAND = "/license-users"
 _PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
+def is_product_code(word: str) -> bool:
+    """A plausible LicenseSpring product short code (LicenseSpring decides if it exists)."""
+    return bool(_PRODUCT_CODE.fullmatch(word))
+
+
 @dataclass(frozen=True, slots=True)
 class HelpRequest:
     pass
@@ -179,7 +184,7 @@ def _parse_list_watches(words: list[str]) -> ParsedCommand:
 
 
 def _with_product(word: str, email: str, products: Sequence[str]) -> ParsedCommand:
-    if not _PRODUCT_CODE.fullmatch(word):
+    if not is_product_code(word):
         return InvalidRequest(f"`{_shown(word)}` is not a product short code.")
     if products:
         known = {p.casefold(): p for p in products}

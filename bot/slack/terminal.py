@@ -44,6 +44,14 @@ def block_kit_builder_url(message: Message) -> str:
     return BLOCK_KIT_BUILDER_URL + quote(payload, safe="")
 
 
+def block_kit_builder_view_url(view: dict[str, Any]) -> str:
+    """A Block Kit Builder link that previews a whole view (App Home or modal)."""
+    payload = json.dumps(
+        {"type": view["type"], "blocks": view["blocks"]}, ensure_ascii=False, separators=(",", ":")
+    )
+    return BLOCK_KIT_BUILDER_URL + quote(payload, safe="")
+
+
 def _block_lines(block: Block) -> list[str]:
     kind = block.get("type")
     if kind == "header":

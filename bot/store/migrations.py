@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from bot.store.tables import metadata, schema_version
+from bot.store.tables import audit_log, metadata, schema_version
 
 log = structlog.get_logger("store.migrations")
 
@@ -49,9 +49,17 @@ def _baseline(conn: Connection) -> None:
     """Version 1: processed_events, audit_log, watches, sent_alerts (created by create_all)."""
 
 
+def _audit_by_user(conn: Connection) -> None:
+    """Version 2: audit_log (slack_user, at), for the App Home's recent lookups."""
+    for index in audit_log.indexes:
+        if [column.name for column in index.columns] == ["slack_user", "at"]:
+            index.create(conn, checkfirst=True)
+
+
 # (version, upgrade) in ascending order; the last version is the schema's current one.
 STEPS: Final[list[tuple[int, Step]]] = [
     (1, _baseline),
+    (2, _audit_by_user),
 ]
 SCHEMA_VERSION: Final = STEPS[-1][0]
 

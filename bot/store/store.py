@@ -166,3 +166,18 @@ class Store:
         async with self._reader.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [AuditEntry(**row._mapping) for row in rows]
+
+    async def recent_audit(
+        self, slack_user: str, *, action: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """`slack_user`'s latest entries (only `action`'s when given), newest first."""
+        self._check_open()
+        stmt = sa.select(*(audit_log.c[name] for name in _AUDIT_FIELDS)).where(
+            audit_log.c.slack_user == slack_user
+        )
+        if action is not None:
+            stmt = stmt.where(audit_log.c.action == action)
+        stmt = stmt.order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [AuditEntry(**row._mapping) for row in rows]

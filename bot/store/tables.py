@@ -72,6 +72,8 @@ audit_log = sa.Table(
     sa.Column("reference", sa.Text, nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
     sa.Index(None, "at"),
+    # One person's recent rows, newest first: the App Home reads these on every open.
+    sa.Index(None, "slack_user", "at"),
 )
 
 watches = sa.Table(

@@ -131,6 +131,20 @@ class WatchRepository:
         async with self._reader.connect() as conn:
             return [_watch(row) for row in await conn.execute(query)]
 
+    async def for_user(
+        self, slack_user: str, channel_ids: Sequence[str] = (), *, limit: int = 100
+    ) -> tuple[list[Watch], int]:
+        """Watches `slack_user` made or in `channel_ids`, oldest first: (first `limit`, count)."""
+        condition = watches.c.created_by == slack_user
+        if channel_ids:
+            condition = condition | watches.c.channel_id.in_(list(channel_ids))
+        query = sa.select(*_WATCH_COLUMNS).where(condition).order_by(watches.c.id).limit(limit)
+        count = sa.select(sa.func.count()).select_from(watches).where(condition)
+        async with self._reader.connect() as conn:
+            found = [_watch(row) for row in await conn.execute(query)]
+            total = int(await conn.scalar(count) or 0)
+        return found, total
+
     async def remove(self, watch_id: int) -> Watch | None:
         async with self._engine.begin() as conn:
             row = (

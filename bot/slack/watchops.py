@@ -1,0 +1,215 @@
+"""Creating, snoozing and removing watches: one implementation for every surface.
+
+The `watch` command, the alert buttons, the App Home and the watch modal all come through
+here, so the membership check, the first lookup and the audit rows are the same everywhere.
+Each function returns what to tell the person; the surface decides how to show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.audit import Actor
+from bot.lookup import new_reference
+from bot.slack.mrkdwn import escape
+from bot.slack.replies import lookup_error_text
+from bot.store import Watch
+
+if TYPE_CHECKING:
+    from bot.slack.app import Services
+
+SNOOZE = timedelta(hours=24)
+INVITE_HINT = "Invite me there with `/invite @License Users`, then run the command again."
+NO_STORE_TEXT = "Alerts need a store (DATABASE_URL)."
+
+ProblemKind = Literal["not_a_channel", "cannot_see", "slack_error", "archived", "not_member"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProblem:
+    """Why the bot could not post alerts in a channel."""
+
+    kind: ProblemKind
+    channel: str
+    code: str | None = None  # Slack's error code, for slack_error
+
+    def for_command(self) -> str:
+        """mrkdwn, for a reply to the `watch` command."""
+        channel = f"<#{self.channel}>"
+        if self.kind == "not_a_channel":
+            return "Alerts go to a channel: run the command in one, or name one with `#channel`."
+        if self.kind == "cannot_see":
+            return f"I can't see {channel}. {INVITE_HINT}"
+        if self.kind == "slack_error":
+            return f"Slack would not tell me about {channel} ({escape(str(self.code))})."
+        if self.kind == "archived":
+            return f"{channel} is archived."
+        return f"I'm not a member of {channel}. {INVITE_HINT}"
+
+    def for_form(self) -> str:
+        """Plain text, for an error under a modal's channel picker."""
+        invite = "Invite me there with /invite @License Users, then submit again."
+        if self.kind == "not_a_channel":
+            return "Alerts go to a channel: pick a public or private channel."
+        if self.kind == "cannot_see":
+            return f"I can't see that channel. {invite}"
+        if self.kind == "slack_error":
+            return f"Slack would not tell me about that channel ({str(self.code)[:40]})."
+        if self.kind == "archived":
+            return "That channel is archived."
+        return f"I'm not a member of that channel. {invite}"
+
+
+async def channel_problem(client: AsyncWebClient, channel: str) -> ChannelProblem | None:
+    """Why the bot could not post alerts in `channel`, or None when it can."""
+    if not channel.startswith(("C", "G")):
+        return ChannelProblem("not_a_channel", channel)
+    try:
+        response = await client.conversations_info(channel=channel)
+    except SlackApiError as error:
+        code = error.response.get("error")
+        if code in {"channel_not_found", "not_in_channel"}:
+            return ChannelProblem("cannot_see", channel)
+        return ChannelProblem("slack_error", channel, str(code))
+    info = response.get("channel") or {}
+    if info.get("is_archived"):
+        return ChannelProblem("archived", channel)
+    if not info.get("is_member"):
+        return ChannelProblem("not_member", channel)
+    return None
+
+
+WatchField = Literal["product", "email", "channel"]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchResult:
+    """What became of a request to watch; `text` is mrkdwn for the person who asked."""
+
+    text: str
+    watch: Watch | None = None
+    created: bool = False
+    field: WatchField | None = None  # the input to blame, when one is wrong
+    problem: ChannelProblem | None = None
+
+
+async def create_watch(
+    services: Services,
+    client: AsyncWebClient,
+    actor: Actor,
+    *,
+    product: str,
+    email: str,
+    channel: str,
+    threshold_pct: int,
+    check_channel: bool = True,
+) -> WatchResult:
+    """Check the channel, look the customer up once, then store the watch and audit it."""
+    store = services.store
+    if store is None:
+        return WatchResult(f":x: {NO_STORE_TEXT}")
+    problem = await channel_problem(client, channel) if check_channel else None
+    if problem is not None:
+        return WatchResult(f":x: {problem.for_command()}", field="channel", problem=problem)
+    reference = new_reference()
+    outcome = (
+        await services.lookups.lookup(
+            (product,), email, surface="watch", reference=reference, actor=actor
+        )
+    )[0]
+    if outcome.error is not None:
+        text = lookup_error_text(
+            outcome.error,
+            product=product,
+            email=email,
+            known_products=services.settings.licensespring_products,
+        )
+        code = outcome.error.code
+        blamed: WatchField | None = (
+            "product"
+            if code in {"unknown_product", "invalid_product_auth_method"}
+            else "email"
+            if code in {"customer_does_not_exist", "customer_not_found"}
+            else None
+        )
+        return WatchResult(text, field=blamed)
+    watch, created = await store.watches.add(
+        product=product,
+        customer_email=email,
+        channel_id=channel,
+        threshold_pct=threshold_pct,
+        created_by=actor.slack_user,
+        now=datetime.now(UTC),
+    )
+    await services.auditor.record(
+        actor,
+        "watch",
+        outcome="created" if created else "updated",
+        product=product,
+        customer_email=email,
+        reference=reference,
+        detail=f"watch {watch.id} in {channel} at {threshold_pct}%",
+    )
+    verb = "Watching" if created else "Still watching"
+    return WatchResult(
+        f":eyes: {verb} `{escape(email)}` in `{escape(product)}` for "
+        f"<#{channel}> (watch {watch.id}), alerting at {threshold_pct}% of the activations of "
+        "all license users. The first check posts a short confirmation there.",
+        watch=watch,
+        created=created,
+    )
+
+
+def describe(watch: Watch) -> str:
+    return (
+        f"watch {watch.id} (`{escape(watch.customer_email)}` in `{escape(watch.product)}` "
+        f"for <#{watch.channel_id}>)"
+    )
+
+
+async def audit_unwatch(services: Services, actor: Actor, watch: Watch) -> None:
+    await services.auditor.record(
+        actor,
+        "unwatch",
+        outcome="removed",
+        product=watch.product,
+        customer_email=watch.customer_email,
+        detail=f"watch {watch.id} in {watch.channel_id}",
+    )
+
+
+async def snooze_watch(services: Services, actor: Actor, watch_id: int) -> str:
+    """Snooze the watch's alerts for 24 hours; what to tell the person."""
+    if services.store is None:
+        return f":x: {NO_STORE_TEXT}"
+    until = datetime.now(UTC) + SNOOZE
+    watch = await services.store.watches.snooze(watch_id, until)
+    if watch is None:
+        return f":x: Watch {watch_id} no longer exists."
+    await services.auditor.record(
+        actor,
+        "snooze",
+        outcome="snoozed",
+        product=watch.product,
+        customer_email=watch.customer_email,
+        detail=f"watch {watch_id} until {until:%Y-%m-%d %H:%M}Z",
+    )
+    fallback = f"{until:%Y-%m-%d %H:%M} UTC"
+    when = f"<!date^{int(until.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return f":zzz: Alerts for `{escape(watch.customer_email)}` are snoozed until {when}."
+
+
+async def remove_watch(services: Services, actor: Actor, watch_id: int) -> str:
+    """Remove the watch; what to tell the person."""
+    if services.store is None:
+        return f":x: {NO_STORE_TEXT}"
+    removed = await services.store.watches.remove(watch_id)
+    if removed is None:
+        return f":x: Watch {watch_id} no longer exists."
+    await audit_unwatch(services, actor, removed)
+    return f":white_check_mark: Stopped {describe(removed)}."
