@@ -15,6 +15,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.mrkdwn import escape
 from bot.summary import Summary
+from bot.userlist import EVERYONE
 
 
 def _code(text: str) -> str:
@@ -78,7 +79,10 @@ def lookup_message(
     page: int = 0,
     include_users: bool = True,
 ) -> Message:
-    """The reply to a lookup of one e-mail in one or several products."""
+    """The reply to a lookup of one e-mail in one or several products.
+
+    Each outcome's `selection` (the lookup's search and filter) decides the users listed.
+    """
     if len(outcomes) == 1:
         outcome = outcomes[0]
         if outcome.summary is not None:
@@ -88,6 +92,7 @@ def lookup_message(
                 page=page,
                 buttons=buttons,
                 include_users=include_users,
+                selection=outcome.selection,
             )
         assert outcome.error is not None
         text = lookup_error_text(
@@ -111,4 +116,5 @@ def lookup_message(
                     ),
                 )
             )
-    return render_multi_product(email, results)
+    query = next((o.selection.query for o in outcomes if o.selection is not None), EVERYONE)
+    return render_multi_product(email, results, query)
