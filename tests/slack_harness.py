@@ -19,6 +19,7 @@ from bot.devtools.slack_requests import (
     event_callback_body,
     message_shortcut_body,
     post_signed_sync,
+    select_action_body,
     slash_command_body,
 )
 from bot.runtime import start_runtime
@@ -47,6 +48,14 @@ class RunningBot:
         body = block_action_body(
             action_id, value, response_url=response_url, is_ephemeral=True, **fields
         )
+        return post_signed_sync(self.http, self.events_url, body), response_url
+
+    def choose(
+        self, action_id: str, block_id: str, value: str, **fields: Any
+    ) -> tuple[httpx.Response, str]:
+        """Pick `value` in the static_select `action_id` of the block `block_id`."""
+        response_url = self.slack.new_response_url()
+        body = select_action_body(action_id, block_id, value, response_url=response_url, **fields)
         return post_signed_sync(self.http, self.events_url, body), response_url
 
     def mention(
