@@ -26,6 +26,7 @@ from tests.slack_harness import BotFactory, RunningBot
 from tests.support.blockkit import assert_valid_blocks
 
 PRODUCT = "acme-desktop"
+DASH = "\u2013"  # en dash, as in "Users 1\u201320"
 
 
 def blocks_text(body: dict[str, Any]) -> str:
@@ -88,7 +89,7 @@ def test_one_user_among_5000_by_email(start_bot: BotFactory, sandbox: SandboxSta
     assert "*Users*\\n5,000" in text  # the customer's totals stay
     [line] = user_lines(body)
     assert sought in line
-    assert "Matches 1–1 of 1" in text
+    assert f"Matches 1{DASH}1 of 1" in text
     print("\nsearch reply text:", body["text"])
     for block in body["blocks"]:
         print(json.dumps(block, ensure_ascii=False)[:300])
@@ -129,7 +130,7 @@ def test_paging_filtering_and_export_keep_the_search_and_reuse_one_answer(
     page2 = bot.final_response(url)
     assert_sendable(page2)
     assert page2["replace_original"] is True
-    assert f"Matches 21–40 of {matching:,} · page 2" in blocks_text(page2)
+    assert f"Matches 21{DASH}40 of {matching:,} · page 2" in blocks_text(page2)
     assert all("greta" in line.lower() for line in user_lines(page2))
 
     menu = elements_of(page2)[ACTION_FILTER]
@@ -230,7 +231,7 @@ def test_filter_menu_counts_and_paging_inside_a_filter(
     assert all("initial password" in line for line in user_lines(page1))
     _, url = bot.press("page_next", elements_of(page1)["page_next"]["value"])
     page2 = bot.final_response(url)
-    assert f"Matches 21–40 of {initial:,}" in blocks_text(page2)
+    assert f"Matches 21{DASH}40 of {initial:,}" in blocks_text(page2)
     assert all("initial password" in line for line in user_lines(page2))
     assert lookups_of(sandbox, seed.BIG) == 1
 
@@ -260,7 +261,7 @@ INJECTION_CUSTOMER = "formulas@example.com"
 
 def injection_users() -> list[dict[str, Any]]:
     rows = [
-        ("=cmd@formulas.example", "=HYPERLINK(\"http://evil\")", "+1+1"),
+        ("=cmd@formulas.example", '=HYPERLINK("http://evil")', "+1+1"),
         ("plain@formulas.example", "-2", "@SUM(A1)"),
         ("tab@formulas.example", "\tTabbed", "\rReturn"),
         ("quote@formulas.example", 'Say "hi", ok', "Zoë"),
@@ -293,11 +294,11 @@ def test_export_uploads_all_users_to_the_dm_as_safe_csv(
     assert upload.declared_length == len(upload.content)
     text = upload.content.decode(ENCODING)
     assert "pw-never-exported" not in text
-    assert "initial_password\"" not in text.splitlines()[0].replace("is_initial_password", "")
+    assert 'initial_password"' not in text.splitlines()[0].replace("is_initial_password", "")
     rows = list(csv.reader(io.StringIO(text)))
     assert tuple(rows[0]) == COLUMNS
     by_email = {row[0]: row for row in rows[1:]}
-    assert by_email["'=cmd@formulas.example"][1:3] == ["'=HYPERLINK(\"http://evil\")", "'+1+1"]
+    assert by_email["'=cmd@formulas.example"][1:3] == ['\'=HYPERLINK("http://evil")', "'+1+1"]
     assert by_email["plain@formulas.example"][1:3] == ["'-2", "'@SUM(A1)"]
     assert by_email["tab@formulas.example"][1:3] == ["'\tTabbed", "'\rReturn"]
     assert by_email["quote@formulas.example"][1:3] == ['Say "hi", ok', "Zoë"]
