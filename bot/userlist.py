@@ -12,9 +12,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import compress
 
 from bot.licensespring.models import LicenseUser
-from bot.summary import Summary
+from bot.summary import Concern, Summary, concern_of
 
 
 class UserFilter(StrEnum):
@@ -114,6 +115,14 @@ def _summary_counts(summary: Summary) -> dict[UserFilter, int]:
     }
 
 
+SORT_MATCHES_UP_TO = 512
+
+
+def _problems_first(user: LicenseUser) -> tuple[Concern, str]:
+    """The order `summarise` gives, for users in answer order (the tests check they agree)."""
+    return concern_of(user), user.email.casefold()
+
+
 # The separator between a user's fields in their search key: a search never contains it,
 # because searches are cleaned of control characters, so a word cannot match across fields.
 _FIELD_SEPARATOR = "\x1f"
@@ -125,7 +134,7 @@ class UserIndex:
 
     `original` is the answer's users in the order they were parsed: reading them in that order
     (rather than the summary's sorted order) keeps memory access sequential, which makes
-    building the search keys of 50,000 users several times faster.
+    building the search keys of 50,000 users about twice as fast.
     """
 
     def __init__(self, summary: Summary, original: Sequence[LicenseUser] | None = None) -> None:
@@ -213,27 +222,23 @@ class UserIndex:
         keys = self._search_keys()
         first, rest = terms[0], terms[1:]
         original = self._original
-        matched = {
-            id(original[index])
+        matched = [
+            original[index]
             for index, key in enumerate(keys)
             if first in key and all(term in key for term in rest)
-        }
-        if not matched:
-            return ()
-        # Filtering the sorted users by identity keeps the summary's problems-first order.
-        return tuple(user for user in self.summary.users if id(user) in matched)
+        ]
+        if len(matched) <= SORT_MATCHES_UP_TO:
+            # Few matches: sorting them is cheaper than walking every sorted user.
+            return tuple(sorted(matched, key=_problems_first))
+        wanted = set(map(id, matched))
+        sorted_users = self.summary.users
+        return tuple(compress(sorted_users, map(wanted.__contains__, map(id, sorted_users))))
 
     def _search_keys(self) -> list[str]:
         if self._keys is None:
-            users = self._original
-            joined = map(
-                _FIELD_SEPARATOR.join,
-                zip(
-                    [user.email for user in users],
-                    [user.first_name for user in users],
-                    [user.last_name for user in users],
-                    strict=True,
-                ),
-            )
-            self._keys = list(map(str.casefold, joined))
+            sep = _FIELD_SEPARATOR
+            self._keys = [
+                f"{user.email}{sep}{user.first_name}{sep}{user.last_name}".casefold()
+                for user in self._original
+            ]
         return self._keys

@@ -7,9 +7,10 @@ import io
 from datetime import date
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import userlist
 from bot.export import COLUMNS, ENCODING, export_filename, safe_cell, users_csv
 from bot.licensespring.models import CustomerLicenseUsers, LicenseUser
 from bot.slack.parsing import (
@@ -115,16 +116,32 @@ emails = st.text(alphabet="abcAB.@" + CASE_TRAPS, min_size=1, max_size=8)
 names = st.text(alphabet="abcAB " + CASE_TRAPS, max_size=6)
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.fixture(params=["sorting matches", "walking the sorted users"])
+def match_ordering(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of putting matches in problems-first order, each checked by the tests."""
+    if request.param == "walking the sorted users":
+        monkeypatch.setattr(userlist, "SORT_MATCHES_UP_TO", 0)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     users=st.lists(st.tuples(emails, names, names, st.booleans()), max_size=12),
     search=st.text(alphabet="abcAB .@" + CASE_TRAPS, max_size=6),
     chosen=st.sampled_from(list(UserFilter)),
 )
 def test_the_index_agrees_with_the_obvious_definition(
-    users: list[tuple[str, str, str, bool]], search: str, chosen: UserFilter
+    match_ordering: None,
+    users: list[tuple[str, str, str, bool]],
+    search: str,
+    chosen: UserFilter,
 ) -> None:
-    people = [person(e, f, last, is_active=a, is_initial_password=a) for e, f, last, a in users]
+    people = [
+        person(e, f, last, is_active=a, is_initial_password=a, max_activations=1,
+               total_activations=int(a and len(e) % 2))
+        for e, f, last, a in users
+    ]  # fmt: skip
     index = index_of(*people)
     selection = index.select(UserQuery(search or None, chosen))
     terms = search_terms(search)
