@@ -55,6 +55,7 @@ class Auditor:
             customer=customer_email,
             outcome=outcome,
             reference=reference,
+            detail=detail,
         )
         if self._store is None:
             return
