@@ -383,3 +383,22 @@ def test_a_refused_user_gets_no_file_and_no_lookup(
     assert fake_slack.uploads() == []
     assert fake_slack.calls("files.getUploadURLExternal") == []
     assert lookups_of(sandbox, seed.TYPICAL) == before
+
+
+def test_a_too_long_search_in_a_mention_gets_a_clear_reply_in_the_thread(
+    start_bot: BotFactory, sandbox: SandboxState
+) -> None:
+    bot = start_bot()
+    bot.mention(f"{PRODUCT} {seed.BIG} " + "<!channel>" * 100, event_id="EvLong")
+    [post] = bot.slack.wait_for_calls("chat.postMessage", timeout=10)
+    sent = json.dumps(post.args["blocks"])
+    assert "The search is 1,000 characters long" in sent
+    assert "<!channel>" not in sent
+    assert lookups_of(sandbox, seed.BIG) == 0
+
+
+def test_the_manifest_asks_for_the_export_scopes() -> None:
+    from tests.test_manifest import manifest
+
+    scopes = manifest()["oauth_config"]["scopes"]["bot"]
+    assert {"files:write", "im:write"} <= set(scopes)
