@@ -86,6 +86,22 @@ TARGETS: tuple[Target, ...] = (
     Target("5,000 users: first page ready <= 100 ms", "large_5k_first_page_ms", "<=", 100),
     Target("5,000 users: bot RSS growth <= 50 MB", "large_5k_rss_growth_mb", "<=", 50),
     Target("50,000 users: first page ready <= 1 s (ms)", "large_50k_first_page_ms", "<=", 1000),
+    Target("search in 50,000 users: answer ready <= 50 ms", "search_50k_first_ms", "<=", 50),
+    Target(
+        "CSV export of 50,000 users built and uploaded <= 2 s (ms)",
+        "export_50k_total_ms",
+        "<=",
+        2000,
+    ),
+    Target(
+        "CSV export of 50,000 users: RSS growth <= 100 MB", "export_50k_rss_growth_mb", "<=", 100
+    ),
+    Target(
+        "search + export within the TTL -> 1 upstream request",
+        "search_export_upstream_requests",
+        "==",
+        1,
+    ),
     Target("start-up <= 1.5 x the floor's (bot/floor)", "startup_ratio", "<=", 1.5),
     Target("alert poll cycle <= 1.15 x ideal", "alerts_cycle_ratio", "<=", 1.15),
     Target("alert polling: zero 429s", "alerts_429s", "<=", 0),

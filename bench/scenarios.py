@@ -8,20 +8,28 @@ its figures are tabulated (`Table`) and which figures are worst-of-runs instead 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import json
 import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
-from bench.driver import Sample
+import httpx
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bench.driver import EVENTS_PATH, Sample
 from bench.harness import (
     BENCH_CUSTOMERS,
     BOT_RATE_LIMIT,
     BOT_TOKEN,
     PRODUCT,
+    SIGNING_SECRET,
     Bench,
     Plan,
     bench_customer,
@@ -31,13 +39,22 @@ from bench.processes import Child
 from bench.stats import median, percentile, ratio
 from bot.alerts.poller import Poller, PollerOptions
 from bot.config import Settings
+from bot.devtools.slack_requests import block_action_body, sign_body
+from bot.export import ENCODING, users_csv
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.models import parse_customer_license_users
 from bot.sandbox import seed
 from bot.slack.app import build_web_client
-from bot.slack.blocks import SummaryButtons, render_summary
+from bot.slack.blocks import (
+    ACTION_EXPORT,
+    ListState,
+    SummaryButtons,
+    render_summary,
+    state_value,
+)
 from bot.store import Store
 from bot.summary import summarise
+from bot.userlist import UserIndex, UserQuery
 
 Figures = dict[str, float]
 Cells = tuple[str | None, ...]
@@ -363,6 +380,149 @@ LARGE_TABLE = Table(
 )
 
 
+# --- search and export -----------------------------------------------------------------
+
+SEARCH_TOOLS = SummaryButtons(share=True, escalate=True, list_tools=True)
+SOUGHT_INDEX = 42_042  # the user searched for by e-mail among the 50,000
+NAME_SEARCH = "greta chen"
+
+
+def search_timings(answer: Any, sought: str) -> tuple[float, float, float]:
+    """ms to summarise a parsed answer; to index it and answer a first search (its page 0
+    rendered); to answer another search of the same answer."""
+    gc.collect()
+    started = time.perf_counter()
+    summary = summarise(PRODUCT, answer)
+    summarised = time.perf_counter()
+    index = UserIndex(summary, answer.users)
+    first = index.select(UserQuery(sought))
+    render_summary(summary, lookup_email=seed.HUGE, buttons=SEARCH_TOOLS, selection=first)
+    searched = time.perf_counter()
+    other = index.select(UserQuery(NAME_SEARCH))
+    render_summary(summary, lookup_email=seed.HUGE, buttons=SEARCH_TOOLS, selection=other)
+    again = time.perf_counter()
+    if first.count != 1:
+        raise RuntimeError(f"searching {sought} found {first.count} users")
+    return (
+        (summarised - started) * 1000,
+        (searched - summarised) * 1000,
+        (again - searched) * 1000,
+    )
+
+
+async def export_in_process(bench: Bench, answer: Any) -> tuple[float, float, float]:
+    """ms to build the CSV of every user, ms to upload it to the stand-in; its size in MB."""
+    summary = summarise(PRODUCT, answer)
+    gc.collect()
+    started = time.perf_counter()
+    content = users_csv(summary.users)
+    built = time.perf_counter()
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=bench.receiver.api_url, timeout=60)
+    await client.files_upload_v2(
+        channel="DBENCH", filename="bench.csv", content=content, title="bench"
+    )
+    uploaded = time.perf_counter()
+    return (built - started) * 1000, (uploaded - built) * 1000, len(content) / 2**20
+
+
+def _reset_peak_rss(pid: int) -> None:
+    """Make VmHWM start again from the current RSS (Linux: clear_refs 5), if allowed."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+async def _press(bench: Bench, child: Child, action_id: str, value: str) -> int:
+    body = block_action_body(
+        action_id, value, response_url=bench.receiver.new_response_url(), is_ephemeral=True
+    )
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        response = await http.post(
+            f"{child.url}{EVENTS_PATH}",
+            content=body.encode(),
+            headers=sign_body(body, secret=SIGNING_SECRET),
+        )
+    return response.status_code
+
+
+async def _wait_for_upload(bench: Bench, already: int, within_s: float) -> Any:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        uploads = bench.receiver.uploads()
+        if len(uploads) > already:
+            return uploads[already]
+        await asyncio.sleep(0.005)
+    return None
+
+
+async def search_export(bench: Bench) -> Figures:
+    """Search and CSV export of the 50,000-user customer: in this process, then in a bot."""
+    plan = bench.plan
+    await bench.reset_sandbox()
+    body = await bench.answer_body(seed.HUGE)
+    answer = parse_customer_license_users(body)
+    sought = answer.users[SOUGHT_INDEX].email
+    timings = [search_timings(answer, sought) for _ in range(plan.huge_runs)]
+    figures: Figures = {
+        "search_50k_summarise_ms": median(t[0] for t in timings),
+        "search_50k_first_ms": median(t[1] for t in timings),
+        "search_50k_next_ms": median(t[2] for t in timings),
+        "search_50k_cold_ms": median(t[0] + t[1] for t in timings),
+    }
+    build_ms, upload_ms, csv_mb = await export_in_process(bench, answer)
+    figures.update(
+        export_50k_build_ms=build_ms, export_50k_upload_ms=upload_ms, export_50k_csv_mb=csv_mb
+    )
+    del answer
+    with bench.children() as fleet:  # a fresh bot: nothing else in its peak
+        bot = await bench.start_bot(fleet, cache_ttl=300.0)
+        await bench.warm_up(bot, delivery=True)
+        await bench.reset_sandbox()
+        [sample] = await bench.sequential(
+            bot, [f"{command_text(seed.HUGE)} {sought}"], delivery_timeout=120.0
+        )
+        answered = bench.receiver.first_body(sample.response_id) or {}
+        found = f"1 of 50,000 users matches `{sought}`" in json.dumps(answered.get("blocks"))
+        figures["search_50k_bot_e2e_ms"] = sample.e2e_ms if sample.answer_ok else math.nan
+        already = len(bench.receiver.uploads())
+        _reset_peak_rss(bot.pid)
+        before = bot.memory()
+        pressed = time.perf_counter()
+        value = state_value(ListState(PRODUCT, seed.HUGE))
+        status = await _press(bench, bot, ACTION_EXPORT, value)
+        upload = await _wait_for_upload(bench, already, within_s=60.0)
+        done = time.perf_counter()
+        after = bot.memory()
+        upstream = await bench.upstream_lookups(seed.HUGE)
+    rows = upload.content.decode(ENCODING).count("\r\n") - 1 if upload is not None else 0
+    figures["export_50k_total_ms"] = (done - pressed) * 1000 if upload is not None else math.nan
+    figures["export_50k_rss_growth_mb"] = after.hwm_mb - before.rss_mb
+    figures["search_export_upstream_requests"] = float(upstream)
+    figures["search_export_failed"] = float(
+        status != 200 or not found or rows != seed.HUGE_USER_COUNT or not sample.answer_ok
+    )
+    return figures
+
+
+SEARCH_TABLE = Table(
+    singles=(
+        ("summarise 50,000 parsed users ms (every lookup pays it)", "search_50k_summarise_ms"),
+        ("first search of that answer: index + match + render ms", "search_50k_first_ms"),
+        ("another search of the same answer ms", "search_50k_next_ms"),
+        ("parsed answer -> first search reply ready ms", "search_50k_cold_ms"),
+        ("bot: search command e2e ms (upstream 50,000 users)", "search_50k_bot_e2e_ms"),
+        ("CSV of 50,000 users: build ms", "export_50k_build_ms"),
+        ("CSV of 50,000 users: upload to the stand-in ms", "export_50k_upload_ms"),
+        ("CSV size MB", "export_50k_csv_mb"),
+        ("bot: Export press -> file at the stand-in ms", "export_50k_total_ms"),
+        ("bot: RSS growth during the export MB (VmHWM after - VmRSS before)",
+         "export_50k_rss_growth_mb"),
+        ("upstream requests for search + export (cache TTL 300 s)",
+         "search_export_upstream_requests"),
+        ("answer or file missing / wrong", "search_export_failed"),
+    ),
+)  # fmt: skip
+
+
 # --- alert polling ---------------------------------------------------------------------
 
 
@@ -524,6 +684,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         large_customers,
         LARGE_TABLE,
         worst=frozenset({"large_5k_failed", "large_50k_failed"}),
+    ),
+    Scenario(
+        "search",
+        "Search and CSV export, 50,000 users (in the bench process; then a fresh bot process)",
+        search_export,
+        SEARCH_TABLE,
+        worst=frozenset({"search_export_failed", "search_export_upstream_requests"}),
     ),
     Scenario(
         "alerts",

@@ -57,6 +57,7 @@ class Auditor:
             customer=customer_email,
             outcome=outcome,
             reference=reference,
+            detail=detail,
         )
         if self._store is None:
             return

@@ -7,14 +7,18 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.emails import normalise_email
+from bot.export import users_csv
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import NOT_CONFIGURED, LicenseApiError
 from bot.logging import configure_logging
+from bot.slack.parsing import InvalidRequest, parse_search
 from bot.summary import summarise
 from bot.textview import render_text, summary_json
+from bot.userlist import Selection, UserIndex, UserQuery
 
 EXIT_OK = 0
 EXIT_LOOKUP_FAILED = 1
@@ -41,7 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     lookup = commands.add_parser("lookup", help="look up a customer's license users")
     lookup.add_argument("product", help="product short code")
     lookup.add_argument("email", help="customer e-mail")
-    lookup.add_argument("--json", action="store_true", help="print JSON instead of text")
+    lookup.add_argument(
+        "search",
+        nargs="*",
+        help="only users whose e-mail, first or last name contains every word (or an e-mail)",
+    )
+    output = lookup.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of text")
+    output.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="write the users (the matching ones with a search) as CSV to FILE, - for stdout",
+    )
     lookup.add_argument(
         "--all", action="store_true", help="list every user (default: the first 50)"
     )
@@ -72,7 +87,14 @@ def fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 async def run_lookup(
-    settings: Settings, product: str, email: str, *, as_json: bool, show_all: bool
+    settings: Settings,
+    product: str,
+    email: str,
+    *,
+    as_json: bool,
+    show_all: bool,
+    search: str | None = None,
+    csv_path: str | None = None,
 ) -> int:
     async with LicenseApiClient.from_settings(settings) as client:
         try:
@@ -87,10 +109,28 @@ async def run_lookup(
                 )
             return fail(f"lookup failed: {error.code}: {error.hint}", EXIT_LOOKUP_FAILED)
     summary = summarise(product, answer)
+    selection = UserIndex(summary, answer.users).select(UserQuery(search))
+    if csv_path is not None:
+        return write_csv(selection, csv_path)
     if as_json:
-        print(json.dumps(summary_json(summary), ensure_ascii=False, indent=2))
+        print(json.dumps(summary_json(summary, selection), ensure_ascii=False, indent=2))
     else:
-        print(render_text(summary, max_users=None if show_all else 50))
+        print(render_text(summary, max_users=None if show_all else 50, selection=selection))
+    return EXIT_OK
+
+
+def write_csv(selection: Selection, path: str) -> int:
+    content = users_csv(selection.users)
+    if path == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    try:
+        Path(path).write_bytes(content)
+    except OSError as error:
+        return fail(f"cannot write {path}: {error.strerror or type(error).__name__}")
+    print(f"wrote {selection.count:,} users to {path}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -172,9 +212,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return fail(f"not an e-mail address: {args.email!r} (expected e.g. ada@example.com)")
         if not args.product.strip():
             return fail("the product short code is empty")
+        search = parse_search(" ".join(args.search))
+        if isinstance(search, InvalidRequest):
+            return fail(search.reason.replace("`", "'"))
         try:
             return asyncio.run(
-                run_lookup(settings, args.product, email, as_json=args.json, show_all=args.all)
+                run_lookup(
+                    settings,
+                    args.product,
+                    email,
+                    as_json=args.json,
+                    show_all=args.all,
+                    search=search,
+                    csv_path=args.csv,
+                )
             )
         except KeyboardInterrupt:
             return fail("interrupted", 130)

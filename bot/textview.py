@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.licensespring.models import LicenseUser
 from bot.summary import Activations, Concern, Summary, concern_of
+from bot.userlist import Selection, UserFilter
 
 _MARKERS = {
     Concern.AT_LIMIT: "LIMIT ",
@@ -67,7 +68,20 @@ def _user_line(user: LicenseUser) -> str:
     )
 
 
-def render_text(summary: Summary, *, max_users: int | None = None) -> str:
+def selection_text(selection: Selection) -> str:
+    """ "3 of 5,000 users match 'greta'", for the terminal."""
+    query = selection.query
+    clauses = []
+    if query.search:
+        clauses.append(f"match {query.search!r}")
+    if query.filter is not UserFilter.ALL:
+        clauses.append(f"are {query.filter.phrase}")
+    return f"{selection.count:,} of {selection.total:,} users {' and '.join(clauses)}"
+
+
+def render_text(
+    summary: Summary, *, max_users: int | None = None, selection: Selection | None = None
+) -> str:
     customer = summary.customer
     title = " - ".join(part for part in (customer.name, customer.company_name) if part)
     lines = [
@@ -80,16 +94,34 @@ def render_text(summary: Summary, *, max_users: int | None = None) -> str:
     if not summary.users:
         lines.append("No license users for this customer.")
         return "\n".join(lines)
-    shown = summary.users if max_users is None else summary.users[:max_users]
-    lines.append("")
+    users = summary.users
+    if selection is not None and not selection.query.everyone:
+        lines.append(selection_text(selection))
+        users = selection.users
+    shown = users if max_users is None else users[:max_users]
+    if shown:
+        lines.append("")
     lines.extend(_user_line(user) for user in shown)
-    if len(shown) < len(summary.users):
-        lines.append(f"  ... and {len(summary.users) - len(shown)} more (use --json for all)")
+    if len(shown) < len(users):
+        lines.append(f"  ... and {len(users) - len(shown)} more (use --all, --json or --csv)")
     return "\n".join(lines)
 
 
-def summary_json(summary: Summary) -> dict[str, Any]:
-    """The lookup as plain JSON-ready data. Built from the models, which hold no passwords."""
+def summary_json(summary: Summary, selection: Selection | None = None) -> dict[str, Any]:
+    """The lookup as plain JSON-ready data. Built from the models, which hold no passwords.
+
+    With a search or filter in `selection`, `users` holds the matching users only (the counts
+    stay the customer's) and `search`, `filter` and `matching_users` say which.
+    """
+    users = summary.users
+    extra: dict[str, Any] = {}
+    if selection is not None and not selection.query.everyone:
+        users = selection.users
+        extra = {
+            "search": selection.query.search,
+            "filter": selection.query.filter.value,
+            "matching_users": selection.count,
+        }
     return {
         "product": summary.product,
         "customer": summary.customer.model_dump(),
@@ -110,8 +142,8 @@ def summary_json(summary: Summary) -> dict[str, Any]:
             "on_initial_password": len(summary.on_initial_password),
             "inactive_on_initial_password": summary.inactive_on_initial_password,
         },
+        **extra,
         "users": [
-            {**user.model_dump(), "at_activation_limit": user.at_activation_limit}
-            for user in summary.users
+            {**user.model_dump(), "at_activation_limit": user.at_activation_limit} for user in users
         ],
     }

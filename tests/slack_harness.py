@@ -21,6 +21,7 @@ from bot.devtools.slack_requests import (
     global_shortcut_body,
     message_shortcut_body,
     post_signed_sync,
+    select_action_body,
     slash_command_body,
     view_block_action_body,
     view_submission_body,
@@ -52,6 +53,14 @@ class RunningBot:
         body = block_action_body(
             action_id, value, response_url=response_url, is_ephemeral=True, **fields
         )
+        return post_signed_sync(self.http, self.events_url, body), response_url
+
+    def choose(
+        self, action_id: str, block_id: str, value: str, **fields: Any
+    ) -> tuple[httpx.Response, str]:
+        """Pick `value` in the static_select `action_id` of the block `block_id`."""
+        response_url = self.slack.new_response_url()
+        body = select_action_body(action_id, block_id, value, response_url=response_url, **fields)
         return post_signed_sync(self.http, self.events_url, body), response_url
 
     def mention(

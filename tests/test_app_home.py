@@ -239,12 +239,15 @@ def test_global_shortcut_opens_the_lookup_modal_and_carries_the_search(
     ack = ack_json(
         bot.submit(
             modal,
-            {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL, SEARCH_BLOCK: "grace"},
+            {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL, SEARCH_BLOCK: "babbage"},
         )
     )
     assert ack["response_action"] == "update"
     [dm] = dms(bot.slack)
-    assert "Search: `grace`" in json.dumps(dm.args["blocks"])
+    blocks = json.dumps(dm.args["blocks"], ensure_ascii=False)
+    assert "1 of 8 users matches `babbage`" in blocks  # the search filters the list
+    assert "charles.babbage@analytical.example" in blocks
+    assert "ada.lovelace@analytical.example" not in blocks
     updated(bot.slack)
     time.sleep(0.2)
     assert bot.slack.calls("views.publish") == []  # not opened from the Home: no refresh

@@ -95,8 +95,10 @@ def test_the_harness_did_real_work(quick_bench: tuple[str, dict[str, Any]]) -> N
         "large_50k_failed",
         "alerts_failed",
         "alerts_429s",
+        "search_export_failed",
     ):
         assert figures[count] == 0, count
+    assert figures["search_export_upstream_requests"] == 1
     assert figures["alerts_checked"] == figures["alerts_watches"] > 0
     assert figures["large_50k_body_mb"] > figures["large_5k_body_mb"] > 0
 

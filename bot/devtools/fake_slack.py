@@ -65,6 +65,7 @@ JSON_FIELDS = frozenset(
     {
         "attachments",
         "blocks",
+        "files",
         "metadata",
         "options",
         "option_groups",
@@ -115,6 +116,27 @@ class ResponseCall:
     peer: str = ""  # the sender's address and port: equal for posts on one kept-alive connection
 
 
+@dataclass(frozen=True)
+class FileUpload:
+    """A file shared with files.completeUploadExternal: what was uploaded, and where to."""
+
+    file_id: str
+    filename: str
+    title: str
+    channel_id: str
+    initial_comment: str
+    content: bytes
+    declared_length: int
+
+
+@dataclass
+class _PendingUpload:
+    file_id: str
+    filename: str
+    length: int
+    content: bytes | None = None
+
+
 @dataclass
 class _Fault:
     error: str
@@ -161,7 +183,10 @@ def _default_fault_error(status: int) -> str:
 class FakeSlack:
     """State and Starlette app (``.app``) of a fake Slack. Serve it with ``running_fake_slack``.
 
-    Web API: ``GET``/``POST /api/<method>``; response_url receiver: ``POST /response/<id>``.
+    Web API: ``GET``/``POST /api/<method>``; response_url receiver: ``POST /response/<id>``;
+    file bytes: ``POST /upload/<file id>`` (the upload_url files.getUploadURLExternal hands out;
+    files.completeUploadExternal then records a ``FileUpload``, see ``uploads()``). The retired
+    ``files.upload`` answers ``method_deprecated``.
     A call whose token is not ``bot_token`` answers ``invalid_auth`` (before any scripted fault).
     """
 
@@ -183,6 +208,7 @@ class FakeSlack:
             routes=[
                 Route("/api/{method:str}", self._api_endpoint, methods=["GET", "POST"]),
                 Route("/response/{response_id:str}", self._response_endpoint, methods=["POST"]),
+                Route("/upload/{file_id:str}", self._upload_endpoint, methods=["POST"]),
                 WebSocketRoute("/socket", self.socket.endpoint),
             ]
         )
@@ -200,6 +226,10 @@ class FakeSlack:
         self._answers: dict[str, Answer] = {}
         self._ts_counter = 0
         self._view_counter = 0
+        self._pending_uploads: dict[str, _PendingUpload] = {}
+        self._uploads: list[FileUpload] = []
+        self._upload_faults: list[list[int]] = []  # [status, remaining]
+        self._file_counter = 0
 
     def reset(self) -> None:
         """Forget calls, responses, scripted faults and all configuration (token and URL stay)."""
@@ -258,6 +288,13 @@ class FakeSlack:
             raise RuntimeError("FakeSlack is not served: use running_fake_slack()")
         return f"{self.base_url}/response/{uuid.uuid4().hex}"
 
+    def fail_uploads(self, status: int, times: int = 1) -> None:
+        """The next ``times`` POSTs of file bytes to an upload URL answer HTTP ``status``."""
+        if times < 1:
+            raise ValueError("times must be >= 1")
+        with self._lock:
+            self._upload_faults.append([status, times])
+
     def fail_response_urls(self, status: int, times: int = 1) -> None:
         """The next ``times`` posts to any response_url answer HTTP ``status`` (still recorded)."""
         if times < 1:
@@ -276,6 +313,21 @@ class FakeSlack:
         """Recorded response_url posts, oldest first; only ``response_id``'s when given."""
         with self._lock:
             return [r for r in self._responses if response_id is None or r.id == response_id]
+
+    def uploads(self) -> list[FileUpload]:
+        """Files completed with files.completeUploadExternal, oldest first (bytes included)."""
+        with self._lock:
+            return list(self._uploads)
+
+    def wait_for_uploads(self, count: int = 1, timeout: float = 5.0) -> list[FileUpload]:
+        """Block until ``count`` files were completed; return all of them so far."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._uploads) >= count, timeout=timeout):
+                raise AssertionError(
+                    f"expected {count} upload(s) within {timeout}s, got {len(self._uploads)}; "
+                    f"calls seen: {[c.method for c in self._calls]}"
+                )
+            return list(self._uploads)
 
     def wait_for_calls(self, method: str, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
         """Block until ``count`` calls of ``method`` were recorded; return all of them so far."""
@@ -384,6 +436,26 @@ class FakeSlack:
                 )
             )
             self._changed.notify_all()
+        return PlainTextResponse(text, status_code=status)
+
+    async def _upload_endpoint(self, request: Request) -> Response:
+        """Where files.getUploadURLExternal's upload_url points: takes the file's bytes."""
+        file_id = request.path_params["file_id"]
+        content = await request.body()
+        self._observe("upload", content)
+        with self._changed:
+            pending = self._pending_uploads.get(file_id)
+            status = 200 if pending is not None else 404
+            if pending is not None and self._upload_faults:
+                fault = self._upload_faults[0]
+                status = fault[0]
+                fault[1] -= 1
+                if fault[1] <= 0:
+                    self._upload_faults.pop(0)
+            if status == 200 and pending is not None:
+                pending.content = content
+            self._changed.notify_all()
+        text = f"OK - {len(content)}" if status == 200 else "upload refused"
         return PlainTextResponse(text, status_code=status)
 
     # ------------------------------------------------------------------ answers (lock held)
@@ -564,6 +636,56 @@ class FakeSlack:
         channel_id = "D" + users.removeprefix("U").removeprefix("W")[:10]
         return {"ok": True, "channel": {"id": channel_id, "is_im": True, "user": users}}
 
+    def _files_get_upload_url_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        filename = str(args.get("filename") or "")
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not filename or length < 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        self._file_counter += 1
+        file_id = f"F{self._file_counter:08d}"
+        self._pending_uploads[file_id] = _PendingUpload(file_id, filename, length)
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        if not isinstance(files, list) or not files:
+            return {"ok": False, "error": "invalid_arguments"}
+        channel = str(args.get("channel_id") or "")
+        completed: list[FileUpload] = []
+        for item in files:
+            pending = self._pending_uploads.get(
+                str(item.get("id")) if isinstance(item, dict) else ""
+            )
+            if pending is None or pending.content is None:
+                return {"ok": False, "error": "file_not_found"}
+            completed.append(
+                FileUpload(
+                    file_id=pending.file_id,
+                    filename=pending.filename,
+                    title=str(item.get("title") or pending.filename),
+                    channel_id=channel,
+                    initial_comment=str(args.get("initial_comment") or ""),
+                    content=pending.content,
+                    declared_length=pending.length,
+                )
+            )
+        for upload in completed:
+            self._pending_uploads.pop(upload.file_id, None)
+        self._uploads.extend(completed)
+        return {
+            "ok": True,
+            "files": [
+                {"id": u.file_id, "name": u.filename, "title": u.title, "size": len(u.content)}
+                for u in completed
+            ],
+        }
+
+    def _files_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": False, "error": "method_deprecated"}
+
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
 
@@ -604,6 +726,9 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "views.update": FakeSlack._views_update,
     "views.push": FakeSlack._views_push,
     "conversations.open": FakeSlack._conversations_open,
+    "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
+    "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
+    "files.upload": FakeSlack._files_upload,
     "users.info": FakeSlack._users_info,
     "apps.connections.open": FakeSlack._apps_connections_open,
 }

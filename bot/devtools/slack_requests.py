@@ -177,6 +177,53 @@ def block_action_body(
     return _payload_form(payload)
 
 
+def select_action_body(
+    action_id: str,
+    block_id: str,
+    selected_value: str,
+    *,
+    response_url: str,
+    selected_text: str = "",
+    user_id: str = "U111",
+    channel_id: str = "C111",
+    message_ts: str = "1700000000.000100",
+    team_id: str = "T1",
+) -> str:
+    """A choice in a ``static_select`` menu of an ephemeral message, as Slack sends it."""
+    option = {
+        "text": {"type": "plain_text", "text": selected_text or selected_value, "emoji": True},
+        "value": selected_value,
+    }
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower()},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": True,
+        },
+        "trigger_id": "123.456",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "channel": {"id": channel_id, "name": "general"},
+        "state": {"values": {block_id: {action_id: {"type": "static_select"}}}},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "static_select",
+                "action_id": action_id,
+                "block_id": block_id,
+                "selected_option": option,
+                "placeholder": {"type": "plain_text", "text": "Filter users", "emoji": True},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return _payload_form(payload)
+
+
 def event_callback_body(
     event: dict[str, Any], *, event_id: str = "Ev1", team_id: str = "T1"
 ) -> str:

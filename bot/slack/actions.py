@@ -1,8 +1,10 @@
-"""Buttons on lookup replies: paging, show users, share in channel, escalate."""
+"""Buttons and menus on lookup replies: paging, filter, export, show users, share, escalate."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -11,23 +13,31 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
+from bot.export import export_filename, users_csv
 from bot.lookup import LookupOutcome, new_reference
 from bot.slack.blocks import (
+    ACTION_EXPORT,
+    ACTION_FILTER,
     ACTION_RETRY,
     ACTION_RETRY_THREAD,
+    ListState,
     Message,
     SummaryButtons,
     page_count,
-    parse_button_value,
+    parse_filter_choice,
+    parse_state_value,
     render_notice,
     render_summary,
     render_user_page,
+    shown_search,
 )
 from bot.slack.delivery import answer
 from bot.slack.mrkdwn import escape
 from bot.slack.replies import lookup_message
 from bot.slack.threads import THREAD_BUTTONS, CannotPost, post_in_thread
+from bot.slack.upload import UploadFailed, upload_to_dm
 from bot.summary import Summary
+from bot.userlist import Selection, UserFilter, everyone
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -39,6 +49,10 @@ SHOW_USERS_ACTIONS = re.compile(r"^show_users(_\d+)?$")
 STALE_BUTTON_TEXT = ":warning: That button is no longer valid. Run the command again."
 # An escalation thread carries at most this many pages of users (20 each); the rest is a note.
 MAX_ESCALATION_PAGES = 5
+# From the press to the file in the requester's DM (three Slack calls and the upload).
+EXPORT_DEADLINE_S = 60.0
+# Building the CSV of this many users or more runs in a worker thread.
+_LARGE_EXPORT = 2_000
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -81,21 +95,38 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         await retry_lookup(body, respond, services, in_thread=True)
 
+    async def export(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await export_users(body, respond, client, services)
+
     tracked = services.tasks.listener
     app.action(ACTION_RETRY)(tracked(retry))
     app.action(ACTION_RETRY_THREAD)(tracked(retry_in_thread))
     app.action(PAGE_ACTIONS)(tracked(page))
+    app.action(ACTION_FILTER)(tracked(page))  # a filter re-renders page 0 in place
     app.action(SHOW_USERS_ACTIONS)(tracked(show_users))
     app.action("share_summary")(tracked(share))
     app.action("escalate")(tracked(escalate))
+    app.action(ACTION_EXPORT)(tracked(export))
+
+
+def list_state_of(body: dict[str, Any]) -> ListState:
+    """What the pressed button or chosen menu item asks for; ValueError if it is not ours."""
+    action = _action(body)
+    if action.get("action_id") == ACTION_FILTER:
+        chosen = (action.get("selected_option") or {}).get("value", "")
+        return parse_filter_choice(str(action.get("block_id", "")), str(chosen))
+    return parse_state_value(str(action.get("value", "")))
 
 
 async def _lookup_from_button(
     body: dict[str, Any], respond: AsyncRespond, services: Services, surface: str
-) -> tuple[LookupOutcome, int, str] | None:
+) -> tuple[LookupOutcome, ListState, str] | None:
     """The button's lookup (usually a cache hit), or None after telling the user why not."""
     try:
-        product, email, page = parse_button_value(str(_action(body).get("value", "")))
+        state = list_state_of(body)
     except ValueError:
         await respond(text=STALE_BUTTON_TEXT, response_type="ephemeral", replace_original=False)
         return None
@@ -105,15 +136,20 @@ async def _lookup_from_button(
         reference=reference, slack_user=actor.slack_user, channel=actor.channel
     )
     outcomes = await services.lookups.lookup(
-        (product,), email, surface=surface, reference=reference, actor=actor
+        (state.product,),
+        state.email,
+        surface=surface,
+        reference=reference,
+        actor=actor,
+        query=state.query,
     )
-    return outcomes[0], page, reference
+    return outcomes[0], state, reference
 
 
 async def _summary_from_button(
     body: dict[str, Any], respond: AsyncRespond, services: Services, surface: str
-) -> tuple[LookupOutcome, Summary, str] | None:
-    """The button's customer summary, or None after telling the user why there is none."""
+) -> tuple[LookupOutcome, Summary, Selection, str] | None:
+    """The button's customer summary and selection, or None after telling the user why not."""
     found = await _lookup_from_button(body, respond, services, surface)
     if found is None:
         return None
@@ -121,7 +157,8 @@ async def _summary_from_button(
     if outcome.summary is None:
         await _reply_failure(outcome, respond, services, reference)
         return None
-    return outcome, outcome.summary, reference
+    selection = outcome.selection or everyone(outcome.summary)
+    return outcome, outcome.summary, selection, reference
 
 
 async def _reply_failure(
@@ -145,14 +182,14 @@ async def show_page(
     found = await _lookup_from_button(body, respond, services, "button")
     if found is None:
         return
-    outcome, page, reference = found
+    outcome, state, reference = found
     message = lookup_message(
         [outcome],
         email=outcome.email,
         known_products=services.settings.licensespring_products,
         reference=reference,
         buttons=_private_buttons(services),
-        page=page,
+        page=state.page,
     )
     await answer(
         respond,
@@ -168,14 +205,15 @@ async def retry_lookup(
 ) -> None:
     """Run a failed lookup again and replace the failure reply with the new answer."""
     try:
-        product, email, _ = parse_button_value(str(_action(body).get("value", "")))
+        asked = list_state_of(body)
     except ValueError:
         await respond(text=STALE_BUTTON_TEXT, response_type="ephemeral", replace_original=False)
         return
     visibility = "in_channel" if in_thread else "ephemeral"
+    where = f"`{escape(asked.email)}` in `{escape(asked.product)}`"
     await answer(
         respond,
-        text=f":hourglass_flowing_sand: Looking up `{escape(email)}` in `{escape(product)}` again…",
+        text=f":hourglass_flowing_sand: Looking up {where} again…",
         response_type=visibility,
         replace_original=True,
         session=services.http_session,
@@ -183,14 +221,14 @@ async def retry_lookup(
     found = await _lookup_from_button(body, respond, services, "retry")
     if found is None:
         return
-    outcome, page, reference = found
+    outcome, state, reference = found
     message = lookup_message(
         [outcome],
         email=outcome.email,
         known_products=services.settings.licensespring_products,
         reference=reference,
         buttons=THREAD_BUTTONS if in_thread else _private_buttons(services),
-        page=page,
+        page=state.page,
         include_users=not in_thread,
         retry_action=ACTION_RETRY_THREAD if in_thread else ACTION_RETRY,
     )
@@ -209,6 +247,7 @@ def _private_buttons(services: Services) -> SummaryButtons:
         share=True,
         escalate=bool(services.settings.escalation_channel_id),
         watch=services.store is not None,
+        list_tools=True,
     )
 
 
@@ -216,9 +255,11 @@ async def share_in_channel(body: dict[str, Any], respond: AsyncRespond, services
     found = await _summary_from_button(body, respond, services, "share")
     if found is None:
         return
-    outcome, summary, reference = found
+    outcome, summary, selection, reference = found
     actor = _actor(body)
-    shared = _visible_summary(summary, outcome.email, actor, "Shared by", show_users=True)
+    shared = _visible_summary(
+        summary, outcome.email, actor, "Shared by", show_users=True, selection=selection
+    )
     await answer(
         respond,
         text=shared.text,
@@ -236,6 +277,7 @@ async def _audit(
     result: str,
     outcome: LookupOutcome,
     reference: str,
+    detail: str | None = None,
 ) -> None:
     await services.auditor.record(
         actor,
@@ -244,11 +286,18 @@ async def _audit(
         product=outcome.product,
         customer_email=outcome.email,
         reference=reference,
+        detail=detail,
     )
 
 
 def _visible_summary(
-    summary: Summary, email: str, actor: Actor, verb: str, *, show_users: bool
+    summary: Summary,
+    email: str,
+    actor: Actor,
+    verb: str,
+    *,
+    show_users: bool,
+    selection: Selection | None = None,
 ) -> Message:
     """A summary for everyone in a channel: no user list, and who put it there."""
     message = render_summary(
@@ -256,6 +305,7 @@ def _visible_summary(
         lookup_email=email,
         include_users=False,
         buttons=SummaryButtons(share=False, show_users=show_users),
+        selection=selection,
     )
     return Message(message.text, message.blocks + _attribution(actor, verb))
 
@@ -281,21 +331,26 @@ async def escalate_summary(
     found = await _summary_from_button(body, respond, services, "escalate")
     if found is None:
         return
-    outcome, summary, reference = found
+    outcome, summary, selection, reference = found
     actor = _actor(body)
-    head = _visible_summary(summary, outcome.email, actor, "Escalated by", show_users=False)
+    head = _visible_summary(
+        summary, outcome.email, actor, "Escalated by", show_users=False, selection=selection
+    )
+    pages = page_count(summary, selection)
     try:
         ts = await post_in_thread(client, channel, None, head)
-        for page in range(min(page_count(summary), MAX_ESCALATION_PAGES)):
-            if summary.users:
+        for page in range(min(pages, MAX_ESCALATION_PAGES)):
+            if selection.users:
                 await post_in_thread(
                     client,
                     channel,
                     ts,
-                    render_user_page(summary, lookup_email=outcome.email, page=page),
+                    render_user_page(
+                        summary, lookup_email=outcome.email, page=page, selection=selection
+                    ),
                 )
-        if page_count(summary) > MAX_ESCALATION_PAGES:
-            rest = summary.total - MAX_ESCALATION_PAGES * 20
+        if pages > MAX_ESCALATION_PAGES:
+            rest = selection.count - MAX_ESCALATION_PAGES * 20
             note = render_notice(
                 f"…and {rest:,} more users. Page through them with `/license-users`."
             )
@@ -321,3 +376,59 @@ async def _permalink(client: AsyncWebClient, channel: str, ts: str) -> str | Non
         return None
     link = response.get("permalink")
     return str(link) if link else None
+
+
+async def export_users(
+    body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, services: Services
+) -> None:
+    """The lookup's users (the selected ones) as a CSV file in the presser's DM with the bot."""
+    found = await _summary_from_button(body, respond, services, "export")
+    if found is None:
+        return
+    outcome, summary, selection, reference = found
+    actor = _actor(body)
+    if not selection.users:
+        await respond(
+            text=":mag: Nothing to export: no user is listed.",
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        return
+    rows = selection.count
+    filename = export_filename(
+        summary.product, outcome.email, selection.query, datetime.now(UTC).date()
+    )
+    if rows < _LARGE_EXPORT:
+        content = users_csv(selection.users)
+    else:
+        content = await asyncio.to_thread(users_csv, selection.users)
+    detail = f"{rows} rows"
+    try:
+        await upload_to_dm(
+            client,
+            actor.slack_user,
+            filename=filename,
+            content=content,
+            comment=_export_comment(summary, outcome.email, selection),
+            deadline_s=EXPORT_DEADLINE_S,
+        )
+    except UploadFailed as failed:
+        await respond(text=failed.hint, response_type="ephemeral", replace_original=False)
+        await _audit(services, actor, "export", failed.code, outcome, reference, detail)
+        return
+    await respond(
+        text=f":page_facing_up: Sent `{escape(filename)}` ({rows:,} "
+        f"{'user' if rows == 1 else 'users'}) to your direct messages with me.",
+        response_type="ephemeral",
+        replace_original=False,
+    )
+    await _audit(services, actor, "export", "uploaded", outcome, reference, detail)
+
+
+def _export_comment(summary: Summary, email: str, selection: Selection) -> str:
+    what = f"License users of `{escape(email)}` in `{escape(summary.product)}`"
+    if selection.query.search:
+        what += f" matching `{shown_search(selection.query.search)}`"
+    if selection.query.filter is not UserFilter.ALL:
+        what += f", {selection.query.filter.label.lower()}"
+    return f"{what}: {selection.count:,} of {summary.total:,}."

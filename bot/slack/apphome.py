@@ -85,5 +85,5 @@ async def handle_lookup_again(
         notice=f":mag: Looking up {who}… the answer comes to your direct messages.",
     )
     outcome, reference = await look_up(services, actor, product, email, surface="home")
-    _, notice = await answer_in_dm(client, services, actor, outcome, reference, search=None)
+    _, notice = await answer_in_dm(client, services, actor, outcome, reference)
     await publish_home(client, services, actor.slack_user, notice=notice)

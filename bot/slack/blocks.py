@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.licensespring.models import Customer, LicenseUser
-from bot.slack.mrkdwn import escape_within, text_cost, truncate
+from bot.slack.mrkdwn import escape_within, one_line, text_cost, truncate
 from bot.summary import Activations, Concern, Summary, concern_of
+from bot.userlist import EVERYONE, Selection, UserFilter, UserQuery, everyone
 
 Block = dict[str, Any]
 
@@ -31,6 +32,10 @@ MAX_BUTTON_TEXT_CHARS = 75
 MAX_BUTTON_VALUE_CHARS = 2_000
 MAX_BUTTON_URL_CHARS = 3_000
 MAX_ID_CHARS = 255
+MAX_OPTION_TEXT_CHARS = 75
+MAX_OPTION_VALUE_CHARS = 150
+MAX_OPTIONS = 100
+MAX_PLACEHOLDER_CHARS = 150
 MAX_FALLBACK_TEXT_CHARS = 3_000
 # Messages were refused near 13k characters of blocks, below the documented limits.
 MAX_BLOCK_JSON_CHARS = 12_000
@@ -53,6 +58,10 @@ ACTION_RETRY = "retry_lookup"  # a failed private lookup: run it again in place
 ACTION_RETRY_THREAD = "retry_thread_lookup"  # a failed thread reply: run it again in place
 RETRY_ACTIONS_BLOCK_ID = "retry_actions"
 ACTION_WATCH = "watch_open"  # opens the watch modal for this customer
+ACTION_FILTER = "user_filter"
+ACTION_EXPORT = "export_csv"
+LIST_TOOLS_BLOCK_ID = "user_list"
+"""The filter menu's block: its block_id is `user_list:<state value>` (a menu has no value)."""
 
 MISSING = "—"
 _EN_DASH = "\u2013"
@@ -69,6 +78,7 @@ _ID_CHARS = 12
 _NUMBER_CHARS = 13
 _ERROR_SENTENCE_CHARS = 500
 _NOTICE_REFERENCE_COST = 64
+_SEARCH_COST = 120
 
 _SUMMARY_BAR_WIDTH = 10
 _USER_BAR_WIDTH = 5
@@ -97,54 +107,120 @@ class SummaryButtons:
     escalate: bool = False
     show_users: bool = False  # for visible posts without the list: pages privately to the presser
     watch: bool = False  # "Watch…": opens the watch modal (needs a store)
+    list_tools: bool = False  # the filter menu and Export CSV, under a private user list
 
 
 # ---------------------------------------------------------------------------------------------
 # Button values
 
 
-def button_value(product: str, email: str, page: int) -> str:
-    """Compact JSON `["product","email",page]`; `<`, `>`, `&` are written as \\u escapes.
+@dataclass(frozen=True, slots=True)
+class ListState:
+    """What a button or menu under a user list carries: the lookup, a page and the query."""
 
-    Raises ValueError for an empty product or e-mail, a negative page, or a value longer than
-    Slack allows.
+    product: str
+    email: str
+    page: int = 0
+    query: UserQuery = EVERYONE
+
+
+def state_value(state: ListState) -> str:
+    """Compact JSON `["product","email",page]`, then `search, filter` when there is a query.
+
+    `<`, `>`, `&` are written as \\u escapes. Raises ValueError for an empty product or e-mail,
+    a negative page, or a value longer than Slack allows.
     """
-    if not product or not email:
+    if not state.product or not state.email:
         raise ValueError("a button value needs a product and an e-mail")
+    page = state.page
     if isinstance(page, bool) or not isinstance(page, int) or page < 0:
         raise ValueError("a button value needs a page number >= 0")
-    encoded = json.dumps([product, email, page], ensure_ascii=False, separators=(",", ":"))
+    items: list[Any] = [state.product, state.email, page]
+    if not state.query.everyone:
+        items += [state.query.search or None, state.query.filter.value]
+    encoded = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
     value = encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     if len(value) > MAX_BUTTON_VALUE_CHARS:
         raise ValueError("the button value is too long")
     return value
 
 
-def parse_button_value(value: str) -> tuple[str, str, int]:
-    """(product, email, page) from `button_value`; ValueError on anything malformed."""
+def parse_state_value(value: str) -> ListState:
+    """The ListState in a `state_value`; ValueError on anything malformed."""
     if not isinstance(value, str) or len(value) > MAX_BUTTON_VALUE_CHARS:
         raise ValueError("not a button value")
     try:
         decoded = json.loads(value)
     except RecursionError as exc:
         raise ValueError("not a button value") from exc
-    if not isinstance(decoded, list) or len(decoded) != 3:
+    if not isinstance(decoded, list) or len(decoded) not in (3, 5):
         raise ValueError("not a button value")
-    product, email, page = decoded
+    product, email, page = decoded[:3]
     if not isinstance(product, str) or not isinstance(email, str) or not product or not email:
         raise ValueError("a button value needs a product and an e-mail")
     if isinstance(page, bool) or not isinstance(page, int) or page < 0:
         raise ValueError("a button value needs a page number >= 0")
-    return product, email, page
+    query = EVERYONE
+    if len(decoded) == 5:
+        search, chosen = decoded[3:]
+        if search is not None and not isinstance(search, str):
+            raise ValueError("a search is text")
+        try:
+            user_filter = UserFilter(chosen)
+        except ValueError:
+            raise ValueError("not a filter") from None
+        cleaned = one_line(search) if search else ""
+        query = UserQuery(cleaned or None, user_filter)
+    return ListState(product, email, page, query)
 
 
-def affordable_button_value(product: str, email: str, page: int) -> str | None:
-    """`button_value(...)`, or None when it is invalid or its cost exceeds BUTTON_VALUE_BUDGET."""
+def button_value(product: str, email: str, page: int, query: UserQuery = EVERYONE) -> str:
+    """`state_value` of a lookup, a page and a query."""
+    return state_value(ListState(product, email, page, query))
+
+
+def parse_button_value(value: str) -> tuple[str, str, int]:
+    """(product, email, page) from a button value; ValueError on anything malformed."""
+    state = parse_state_value(value)
+    return state.product, state.email, state.page
+
+
+def affordable_state_value(state: ListState) -> str | None:
+    """`state_value(state)`, or None when invalid or its cost exceeds BUTTON_VALUE_BUDGET."""
     try:
-        value = button_value(product, email, page)
+        value = state_value(state)
     except ValueError:
         return None
     return value if text_cost(value) <= BUTTON_VALUE_BUDGET else None
+
+
+def affordable_button_value(
+    product: str, email: str, page: int, query: UserQuery = EVERYONE
+) -> str | None:
+    """`button_value(...)`, or None when it is invalid or its cost exceeds BUTTON_VALUE_BUDGET."""
+    return affordable_state_value(ListState(product, email, page, query))
+
+
+def filter_block_id(state: ListState) -> str | None:
+    """The filter menu's block_id for `state` (page 0), or None when it would be too long."""
+    value = affordable_state_value(ListState(state.product, state.email, 0, state.query))
+    if value is None:
+        return None
+    block_id = f"{LIST_TOOLS_BLOCK_ID}:{value}"
+    return block_id if len(block_id) <= MAX_ID_CHARS else None
+
+
+def parse_filter_choice(block_id: str, chosen: str) -> ListState:
+    """The state a filter menu choice leads to: page 0 of the chosen filter; ValueError if bad."""
+    prefix = f"{LIST_TOOLS_BLOCK_ID}:"
+    if not isinstance(block_id, str) or not block_id.startswith(prefix):
+        raise ValueError("not a filter menu")
+    state = parse_state_value(block_id.removeprefix(prefix))
+    try:
+        user_filter = UserFilter(chosen)
+    except ValueError:
+        raise ValueError("not a filter") from None
+    return ListState(state.product, state.email, 0, UserQuery(state.query.search, user_filter))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,9 +322,14 @@ def _product(summary_product: str) -> str:
 # Summary
 
 
-def page_count(summary: Summary) -> int:
-    """Pages of PAGE_SIZE users; at least 1."""
-    return max(1, -(-len(summary.users) // PAGE_SIZE))
+def page_count(summary: Summary, selection: Selection | None = None) -> int:
+    """Pages of PAGE_SIZE users (of the selection, when given); at least 1."""
+    users = selection.users if selection is not None else summary.users
+    return _pages(len(users))
+
+
+def _pages(count: int) -> int:
+    return max(1, -(-count // PAGE_SIZE))
 
 
 def render_summary(
@@ -258,47 +339,81 @@ def render_summary(
     page: int = 0,
     include_users: bool = True,
     buttons: SummaryButtons | None = None,
+    selection: Selection | None = None,
 ) -> Message:
     """The summary of one customer's license users in one product.
 
+    The totals are always the customer's; `selection` (a search and/or a filter, see
+    `bot.userlist`) decides which users are listed and is carried by every button.
     `page` is clamped to the existing pages (a stale button never fails). Previous/Next are
     shown only with the user list. Button values carry `lookup_email`; Previous/Next carry the
     page they lead to, Share/Escalate the page shown.
     """
-    pages = page_count(summary)
+    selection = selection if selection is not None else everyone(summary)
+    pages = _pages(selection.count)
     page = min(max(page, 0), pages - 1)
-    show_users = include_users and bool(summary.users)
+    show_users = include_users and bool(selection.users)
     blocks = [
         header_block(_customer_title(summary.customer, lookup_email)),
         _identity_context(summary, lookup_email),
         _overview_block(summary),
     ]
+    if not selection.query.everyone and summary.total:
+        blocks.append(section_block(selection_sentence(selection)))
+    state = ListState(summary.product, lookup_email, page, selection.query)
+    buttons = buttons or SummaryButtons()
     if show_users:
         blocks.append(_divider())
-        blocks.extend(_user_sections(_page_users(summary, page)))
-        blocks.append(context_block(_page_caption(summary, page, pages)))
+        blocks.extend(_user_sections(_page_of(selection.users, page)))
+        blocks.append(context_block(_page_caption(selection, page, pages)))
+        if buttons.list_tools:
+            tools = _list_tools(selection, state)
+            if tools is not None:
+                blocks.append(tools)
     actions = _summary_actions(
-        summary,
-        lookup_email=lookup_email,
-        page=page,
+        selection,
+        state,
         pages=pages,
         navigate=show_users,
-        buttons=buttons or SummaryButtons(),
+        buttons=buttons,
     )
     if actions is not None:
         blocks.append(actions)
-    return Message(text=_summary_fallback(summary, lookup_email), blocks=blocks)
+    return Message(text=_summary_fallback(summary, lookup_email, selection), blocks=blocks)
 
 
-def render_user_page(summary: Summary, *, lookup_email: str, page: int) -> Message:
+def render_user_page(
+    summary: Summary, *, lookup_email: str, page: int, selection: Selection | None = None
+) -> Message:
     """Only one page of the user list with its caption: thread replies under a summary."""
-    pages = page_count(summary)
+    selection = selection if selection is not None else everyone(summary)
+    pages = _pages(selection.count)
     page = min(max(page, 0), pages - 1)
     blocks = [
-        *_user_sections(_page_users(summary, page)),
-        context_block(_page_caption(summary, page, pages)),
+        *_user_sections(_page_of(selection.users, page)),
+        context_block(_page_caption(selection, page, pages)),
     ]
-    return Message(text=_summary_fallback(summary, lookup_email), blocks=blocks)
+    return Message(text=_summary_fallback(summary, lookup_email, selection), blocks=blocks)
+
+
+def shown_search(search: str) -> str:
+    """A search echoed back inside a code span: escaped, one line, bounded."""
+    return escape_within(search.replace("`", "'"), _SEARCH_COST) or MISSING
+
+
+def selection_sentence(selection: Selection) -> str:
+    """ "3 of 5,000 users match `greta`", "None of the 8 users are inactive", ... (mrkdwn)."""
+    count, query = selection.count, selection.query
+    total = plural(selection.total, "user")
+    one = count == 1
+    subject = f"{format_number(count)} of {total}" if count else f"None of the {total}"
+    clauses: list[str] = []
+    if query.search:
+        clauses.append(f"{'matches' if one else 'match'} `{shown_search(query.search)}`")
+    if query.filter is not UserFilter.ALL:
+        clauses.append(f"{'is' if one else 'are'} {query.filter.phrase}")
+    sentence = f"{subject} {' and '.join(clauses)}" if clauses else subject
+    return f":mag: {sentence}." if count == 0 else f"{sentence}."
 
 
 def _identity_context(summary: Summary, lookup_email: str) -> Block:
@@ -370,9 +485,9 @@ def _activations_overview(summary: Summary) -> str:
     return "\n".join(lines)
 
 
-def _page_users(summary: Summary, page: int) -> tuple[LicenseUser, ...]:
+def _page_of(users: tuple[LicenseUser, ...], page: int) -> tuple[LicenseUser, ...]:
     start = page * PAGE_SIZE
-    return summary.users[start : start + PAGE_SIZE]
+    return users[start : start + PAGE_SIZE]
 
 
 def _user_sections(users: Sequence[LicenseUser]) -> Iterator[Block]:
@@ -439,31 +554,32 @@ def _order(user: LicenseUser) -> str:
     return store_id or MISSING
 
 
-def _page_caption(summary: Summary, page: int, pages: int) -> str:
-    total = len(summary.users)
+def _page_caption(selection: Selection, page: int, pages: int) -> str:
+    total = selection.count
     first = page * PAGE_SIZE + 1
     last = min(total, first + PAGE_SIZE - 1)
-    caption = f"Users {first:,}{_EN_DASH}{last:,} of {total:,}"
+    noun = "Users" if selection.query.everyone else "Matches"
+    caption = f"{noun} {first:,}{_EN_DASH}{last:,} of {total:,}"
     if pages > 1:
         caption += f" · page {page + 1:,} of {pages:,}"
     return caption
 
 
 def _summary_actions(
-    summary: Summary,
+    selection: Selection,
+    state: ListState,
     *,
-    lookup_email: str,
-    page: int,
     pages: int,
     navigate: bool,
     buttons: SummaryButtons,
 ) -> Block | None:
+    page = state.page
     wanted: list[tuple[str, str, int]] = []
     if navigate and page > 0:
         wanted.append(("Previous", ACTION_PAGE_PREV, page - 1))
     if navigate and page + 1 < pages:
         wanted.append(("Next", ACTION_PAGE_NEXT, page + 1))
-    if buttons.show_users and not navigate and summary.users:
+    if buttons.show_users and not navigate and selection.users:
         wanted.append(("Show users", ACTION_SHOW_USERS, 0))
     if buttons.share:
         wanted.append(("Share in channel", ACTION_SHARE, page))
@@ -473,13 +589,63 @@ def _summary_actions(
         wanted.append(("Watch…", ACTION_WATCH, 0))
     elements: list[dict[str, Any]] = []
     for text, action_id, target_page in wanted:
-        value = affordable_button_value(summary.product, lookup_email, target_page)
+        value = affordable_state_value(
+            ListState(state.product, state.email, target_page, state.query)
+        )
         if value is None:
             return None
         elements.append(button_element(text, action_id, value))
     if not elements:
         return None
     return {"type": "actions", "block_id": SUMMARY_ACTIONS_BLOCK_ID, "elements": elements}
+
+
+def _list_tools(selection: Selection, state: ListState) -> Block | None:
+    """The filter menu (when more than one filter has users) and Export CSV."""
+    export_value = affordable_state_value(ListState(state.product, state.email, 0, state.query))
+    if export_value is None:
+        return None
+    elements: list[dict[str, Any]] = []
+    block_id = filter_block_id(state)
+    menu = filter_menu(selection) if block_id is not None else None
+    if menu is not None:
+        elements.append(menu)
+    elements.append(button_element("Export CSV", ACTION_EXPORT, export_value))
+    return {
+        "type": "actions",
+        "block_id": block_id if menu is not None and block_id else LIST_TOOLS_BLOCK_ID,
+        "elements": elements,
+    }
+
+
+def filter_menu(selection: Selection) -> dict[str, Any] | None:
+    """A static_select of the filters that have users (with their counts), or None if one."""
+    chosen = selection.query.filter
+    options = [
+        _filter_option(user_filter, selection)
+        for user_filter in UserFilter
+        if selection.filter_counts.get(user_filter, 0) > 0 or user_filter is chosen
+    ]
+    if len(options) < 2:
+        return None
+    return {
+        "type": "static_select",
+        "action_id": ACTION_FILTER,
+        "placeholder": plain_text("Filter users"),
+        "options": options,
+        "initial_option": _filter_option(chosen, selection),
+    }
+
+
+def _filter_option(user_filter: UserFilter, selection: Selection) -> dict[str, Any]:
+    label = user_filter.label
+    if user_filter is UserFilter.ALL and selection.query.search:
+        label = "All matches"
+    count = format_number(selection.filter_counts.get(user_filter, 0))
+    return {
+        "text": plain_text(truncate(f"{label} ({count})", MAX_OPTION_TEXT_CHARS)),
+        "value": user_filter.value,
+    }
 
 
 def _counts_sentence(summary: Summary) -> str:
@@ -517,11 +683,15 @@ def _activations_sentence(summary: Summary) -> str:
     return text + ")"
 
 
-def _summary_fallback(summary: Summary, lookup_email: str) -> str:
+def _summary_fallback(
+    summary: Summary, lookup_email: str, selection: Selection | None = None
+) -> str:
     title = _customer_title(summary.customer, lookup_email)
     email = _customer_email(summary.customer, lookup_email)
     who = title if not email or email == title else f"{title} ({email})"
     text = f"{who}, {_product(summary.product)}: {_counts_sentence(summary)}"
+    if selection is not None and not selection.query.everyone and summary.total:
+        text += ". " + selection_sentence(selection).removeprefix(":mag: ")
     return truncate(text, MAX_FALLBACK_TEXT_CHARS)
 
 
@@ -534,22 +704,32 @@ _FALLBACK_PRODUCTS_CHARS = 1_000
 
 
 def render_multi_product(
-    lookup_email: str, results: Sequence[tuple[str, Summary | str]]
+    lookup_email: str,
+    results: Sequence[tuple[str, Summary | str]],
+    query: UserQuery = EVERYONE,
 ) -> Message:
     """One message for several products' lookups of one e-mail.
 
     A `str` result is an error sentence written by the bot (mrkdwn allowed, not escaped). Each
     successful product gets a "Show users (<product>)" button (action_id `show_users_<index>`,
-    index into `results`). Products that do not fit are counted as "and N more".
+    index into `results`) that carries `query`. Products that do not fit are counted as
+    "and N more".
     """
     email = escape_within(lookup_email, _EMAIL_COST) or MISSING
     blocks: list[Block] = [header_block(f"License users for {email}")]
     if not results:
         blocks.append(section_block("No products to look up."))
+    if query.search:
+        blocks.append(
+            context_block(
+                f"Search: `{shown_search(query.search)}`. "
+                "Show a product's users to see who matches."
+            )
+        )
     size = block_json_size(blocks)
     shown = 0
     for index, (product, outcome) in enumerate(results):
-        block = _product_section(index, product, outcome, lookup_email)
+        block = _product_section(index, product, outcome, lookup_email, query)
         block_size = block_json_size([block]) - 1  # minus the list brackets, plus a comma
         fits_size = size + block_size + _MORE_PRODUCTS_RESERVE <= MAX_BLOCK_JSON_CHARS
         if not fits_size or len(blocks) + 2 > MAX_BLOCKS:
@@ -563,7 +743,9 @@ def render_multi_product(
     return Message(text=_multi_product_fallback(email, results), blocks=blocks)
 
 
-def _product_section(index: int, product: str, outcome: Summary | str, lookup_email: str) -> Block:
+def _product_section(
+    index: int, product: str, outcome: Summary | str, lookup_email: str, query: UserQuery
+) -> Block:
     name = _product(product)
     if isinstance(outcome, str):
         sentence = truncate(outcome.strip(), _ERROR_SENTENCE_CHARS) or "The lookup failed."
@@ -571,7 +753,7 @@ def _product_section(index: int, product: str, outcome: Summary | str, lookup_em
     title = _customer_title(outcome.customer, lookup_email)
     counts = _counts_sentence(outcome)
     block = section_block(f"*{name}* · {title}\n{counts[:1].upper()}{counts[1:]}")
-    value = affordable_button_value(product, lookup_email, 0)
+    value = affordable_button_value(product, lookup_email, 0, query)
     if value is not None:
         block["accessory"] = button_element(
             f"Show users ({name})", f"{ACTION_SHOW_USERS_PREFIX}{index}", value
@@ -711,6 +893,8 @@ def _actions_problems(block: Block) -> list[str]:
 
 def _element_problems(element: dict[str, Any]) -> list[str]:
     problems = _id_problems("action_id", element.get("action_id"))
+    if element.get("type") == "static_select":
+        return problems + _select_problems(element)
     if element.get("type") != "button":
         return problems
     problems += _text_problems("button text", element.get("text"), MAX_BUTTON_TEXT_CHARS)
@@ -720,6 +904,23 @@ def _element_problems(element: dict[str, Any]) -> list[str]:
     url = element.get("url", "")
     if len(url) > MAX_BUTTON_URL_CHARS:
         problems.append(f"button url has {len(url)} > {MAX_BUTTON_URL_CHARS} chars")
+    return problems
+
+
+def _select_problems(element: dict[str, Any]) -> list[str]:
+    options = element.get("options") or []
+    problems = [] if options else ["static_select has no options"]
+    if len(options) > MAX_OPTIONS:
+        problems.append(f"{len(options)} options > {MAX_OPTIONS}")
+    if "placeholder" in element:
+        problems += _text_problems("placeholder", element["placeholder"], MAX_PLACEHOLDER_CHARS)
+    for option in options:
+        problems += _text_problems("option text", option.get("text"), MAX_OPTION_TEXT_CHARS)
+        if len(str(option.get("value", ""))) > MAX_OPTION_VALUE_CHARS:
+            problems.append(f"option value > {MAX_OPTION_VALUE_CHARS} chars")
+    initial = element.get("initial_option")
+    if initial is not None and initial not in options:
+        problems.append("initial_option is not one of the options")
     return problems
 
 

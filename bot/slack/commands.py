@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Actor
 from bot.lookup import new_reference
 from bot.slack import watching
-from bot.slack.blocks import SummaryButtons
+from bot.slack.blocks import SummaryButtons, shown_search
 from bot.slack.delivery import answer
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import (
@@ -26,6 +26,7 @@ from bot.slack.parsing import (
     usage,
 )
 from bot.slack.replies import lookup_message
+from bot.userlist import UserQuery
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -74,9 +75,10 @@ async def handle_command(
         return
     assert isinstance(parsed, LookupRequest)
     where = ", ".join(f"`{escape(p)}`" for p in parsed.products)
+    matching = f" matching `{shown_search(parsed.search)}`" if parsed.search else ""
     await ack(
         response_type="ephemeral",
-        text=f":mag: Looking up license users of `{escape(parsed.email)}` in {where}…",
+        text=f":mag: Looking up license users of `{escape(parsed.email)}` in {where}{matching}…",
     )
     reference = new_reference()
     structlog.contextvars.bind_contextvars(
@@ -86,7 +88,12 @@ async def handle_command(
     )
     actor = Actor(str(command.get("user_id", "")), command.get("channel_id"))
     outcomes = await services.lookups.lookup(
-        parsed.products, parsed.email, surface="command", reference=reference, actor=actor
+        parsed.products,
+        parsed.email,
+        surface="command",
+        reference=reference,
+        actor=actor,
+        query=UserQuery(parsed.search),
     )
     message = lookup_message(
         outcomes,
@@ -97,6 +104,7 @@ async def handle_command(
             share=True,
             escalate=bool(settings.escalation_channel_id),
             watch=services.store is not None,
+            list_tools=True,
         ),
     )
     await answer(

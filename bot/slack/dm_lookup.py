@@ -11,8 +11,9 @@ from bot.audit import Actor
 from bot.lookup import LookupOutcome, new_reference
 from bot.slack.blocks import SummaryButtons
 from bot.slack.dm import DirectMessageFailed, send_dm
-from bot.slack.dm_reply import dm_lookup_message
 from bot.slack.mrkdwn import escape_within
+from bot.slack.replies import lookup_message
+from bot.userlist import EVERYONE, UserQuery
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -24,19 +25,26 @@ def answer_buttons(services: Services) -> SummaryButtons:
         share=True,
         escalate=bool(services.settings.escalation_channel_id),
         watch=services.store is not None,
+        list_tools=True,
     )
 
 
 async def look_up(
-    services: Services, actor: Actor, product: str, email: str, *, surface: str
+    services: Services,
+    actor: Actor,
+    product: str,
+    email: str,
+    *,
+    surface: str,
+    query: UserQuery = EVERYONE,
 ) -> tuple[LookupOutcome, str]:
-    """One product, one e-mail, audited like every lookup; (outcome, reference)."""
+    """One product, one e-mail (and a search), audited like every lookup; (outcome, reference)."""
     reference = new_reference()
     structlog.contextvars.bind_contextvars(
         reference=reference, slack_user=actor.slack_user, channel=actor.channel
     )
     outcomes = await services.lookups.lookup(
-        (product,), email, surface=surface, reference=reference, actor=actor
+        (product,), email, surface=surface, reference=reference, actor=actor, query=query
     )
     return outcomes[0], reference
 
@@ -47,14 +55,11 @@ async def answer_in_dm(
     actor: Actor,
     outcome: LookupOutcome,
     reference: str,
-    *,
-    search: str | None,
 ) -> tuple[bool, str]:
     """Send the answer to the person's DM; (delivered, what to tell them where they are)."""
-    message = dm_lookup_message(
+    message = lookup_message(
         [outcome],
         email=outcome.email,
-        search=search,
         known_products=services.settings.licensespring_products,
         reference=reference,
         buttons=answer_buttons(services),

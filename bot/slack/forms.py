@@ -37,6 +37,7 @@ from bot.slack.modal_views import (
 from bot.slack.mrkdwn import escape_within
 from bot.slack.replies import lookup_error_text
 from bot.slack.watchops import NO_STORE_TEXT, channel_problem, create_watch
+from bot.userlist import UserQuery
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -156,7 +157,9 @@ async def handle_lookup_submission(
         ),
     )
     actor = Actor(origin.user, None)
-    outcome, reference = await look_up(services, actor, form.product, form.email, surface="modal")
+    outcome, reference = await look_up(
+        services, actor, form.product, form.email, surface="modal", query=UserQuery(form.search)
+    )
     view_id = str(view.get("id", ""))
     if outcome.error is not None and outcome.error.code == "unknown_product":
         problem = lookup_error_text(
@@ -174,7 +177,7 @@ async def handle_lookup_submission(
         )
         await update_modal(client, view_id, back)
         return
-    _, notice = await answer_in_dm(client, services, actor, outcome, reference, search=form.search)
+    _, notice = await answer_in_dm(client, services, actor, outcome, reference)
     await update_modal(client, view_id, notice_modal(LOOKUP_TITLE, notice))
     if origin.origin == "home":
         await publish_home(client, services, actor.slack_user, notice=notice)

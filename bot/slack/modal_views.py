@@ -14,7 +14,13 @@ from typing import Any
 from bot.emails import normalise_email
 from bot.slack.blocks import plain_text, section_block
 from bot.slack.mrkdwn import truncate
-from bot.slack.parsing import DEFAULT_THRESHOLD_PCT, is_product_code
+from bot.slack.parsing import (
+    DEFAULT_THRESHOLD_PCT,
+    MAX_SEARCH_CHARS,
+    InvalidRequest,
+    is_product_code,
+    parse_search,
+)
 
 GLOBAL_SHORTCUT_CALLBACK_ID = "lookup_license_users_global"
 LOOKUP_MODAL_CALLBACK_ID = "lookup_modal"
@@ -27,7 +33,6 @@ SEARCH_BLOCK, SEARCH_ACTION = "form_search", "search"
 CHANNEL_BLOCK, CHANNEL_ACTION = "form_channel", "channel"
 THRESHOLD_BLOCK, THRESHOLD_ACTION = "form_threshold", "threshold"
 
-MAX_SEARCH_CHARS = 100
 MAX_ERROR_CHARS = 150
 _MAX_OPTIONS = 100
 _MAX_TITLE_CHARS = 24
@@ -263,12 +268,14 @@ def read_lookup_form(view: dict[str, Any], products: Sequence[str]) -> LookupFor
     errors: Errors = {}
     product = _read_product(view, products, errors)
     email = _read_email(view, errors)
-    search = _input_value(view, SEARCH_BLOCK, SEARCH_ACTION).strip()
-    if len(search) > MAX_SEARCH_CHARS:
-        errors[SEARCH_BLOCK] = f"Keep the search under {MAX_SEARCH_CHARS} characters."
-    if errors or product is None or email is None:
+    search = parse_search(_input_value(view, SEARCH_BLOCK, SEARCH_ACTION))
+    if isinstance(search, InvalidRequest):
+        errors[SEARCH_BLOCK] = (
+            f"Keep the search to {MAX_SEARCH_CHARS} characters: a name or an e-mail."
+        )
+    if errors or product is None or email is None or isinstance(search, InvalidRequest):
         return errors
-    return LookupForm(product, email, search or None)
+    return LookupForm(product, email, search)
 
 
 def read_watch_form(view: dict[str, Any], products: Sequence[str]) -> WatchForm | Errors:

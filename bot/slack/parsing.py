@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.emails import looks_like_email, normalise_email
-from bot.slack.mrkdwn import escape_within
+from bot.slack.mrkdwn import escape_within, one_line
 
 COMMAND = "/license-users"
 _PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -27,6 +27,7 @@ class HelpRequest:
 class LookupRequest:
     products: tuple[str, ...]  # one, or several when the e-mail came alone
     email: str
+    search: str | None = None  # cleaned by `parse_search`: one line, at most MAX_SEARCH_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ ParsedCommand = (
     | ListWatchesRequest
 )
 DEFAULT_THRESHOLD_PCT = 90
+MAX_SEARCH_CHARS = 100
+"""Longer searches are refused: they carry in every button value of the reply."""
 _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$")
 _PERCENT = re.compile(r"^(\d{1,3})%?$")
 
@@ -69,8 +72,11 @@ _PERCENT = re.compile(r"^(\d{1,3})%?$")
 def usage(products: Sequence[str] = (), default_product: str | None = None) -> str:
     example_product = default_product or (products[0] if products else "my-product")
     lines = [
-        f"*Usage:* `{COMMAND} &lt;product&gt; &lt;customer-email&gt;`",
+        f"*Usage:* `{COMMAND} &lt;product&gt; &lt;customer-email&gt; [search…]`",
         f"• `{COMMAND} {example_product} ada@example.com`: license users of one customer",
+        f"• `{COMMAND} {example_product} ada@example.com grace`: only the users whose e-mail, "
+        "first or last name contains every word after the customer's e-mail "
+        "(an e-mail works too)",
     ]
     if default_product:
         lines.append(f"• `{COMMAND} ada@example.com`: uses the default product `{default_product}`")
@@ -100,26 +106,76 @@ def parse_command(
         return _parse_unwatch(words[1:])
     if subcommand == "watches":
         return _parse_list_watches(words[1:])
-    if len(words) > 2:
-        return InvalidRequest(
-            f"Too many words ({len(words)}): give a product and one customer e-mail."
-        )
-    email_words = [w for w in words if looks_like_email(w)]
-    if not email_words:
+    return _parse_lookup(words, products, default_product)
+
+
+def _parse_lookup(
+    words: list[str], products: Sequence[str], default_product: str | None
+) -> ParsedCommand:
+    """`[product] customer-email [search…]`, or `customer-email [product] [search…]`."""
+    at = next((i for i, word in enumerate(words) if looks_like_email(word)), None)
+    if at is None:
         return InvalidRequest("No customer e-mail found.")
-    if len(email_words) > 1:
-        return InvalidRequest("Two e-mail addresses given: give one product and one e-mail.")
-    email = normalise_email(email_words[0])
+    before, after = words[:at], words[at + 1 :]
+    email = normalise_email(words[at])
     if email is None:
-        return InvalidRequest(f"`{_shown(email_words[0])}` is not a valid e-mail address.")
-    product_words = [w for w in words if w is not email_words[0]]
-    if product_words:
-        return _with_product(product_words[0], email, products)
+        return InvalidRequest(f"`{_shown(words[at])}` is not a valid e-mail address.")
+    if len(before) > 1:
+        return InvalidRequest(
+            f"Too many words before the customer e-mail ({len(before)}): give one product, "
+            "then the e-mail, then any search."
+        )
+    if not before and after and _names_a_product(after[0], products, default_product):
+        before, after = after[:1], after[1:]
+    search = parse_search(" ".join(after))
+    if isinstance(search, InvalidRequest):
+        return search
+    if before:
+        return _with_product(before[0], email, products, search)
     if default_product:
-        return LookupRequest((default_product,), email)
+        return LookupRequest((default_product,), email, search)
     if products:
-        return LookupRequest(tuple(products), email)
+        return LookupRequest(tuple(products), email, search)
     return InvalidRequest("No product given, and no default product is configured.")
+
+
+def _names_a_product(word: str, products: Sequence[str], default_product: str | None) -> bool:
+    """After a leading e-mail: is this word the product, or the start of a search?"""
+    if products:
+        return word.casefold() in {p.casefold() for p in products}
+    # Without a product list, a word can only be told from a search by the default product:
+    # with one, words after the e-mail are a search; without one, the first is the product.
+    return default_product is None and bool(_PRODUCT_CODE.fullmatch(word))
+
+
+# Slack's `<mailto:a@b.c|a@b.c>`, `<https://x.example|x.example>` and `<https://x.example>`.
+_SLACK_LINK = re.compile(
+    r"<(?:mailto:|https?://)[^|>]*\|([^>]*)>" r"|<((?:mailto:|https?://)[^|>]*)>"
+)
+
+
+def _link_text(match: re.Match[str]) -> str:
+    label, target = match.group(1), match.group(2)
+    return label if label is not None else target.removeprefix("mailto:")
+
+
+def parse_search(text: str) -> str | InvalidRequest | None:
+    """Search text as typed in Slack or a terminal -> the search, None for none, or a complaint.
+
+    Slack's escaping is undone (`&lt;` is searched as `<`; a linked or mailto-wrapped word as
+    its label), so people find what they typed; control characters and line breaks become
+    single spaces.
+    """
+    unwrapped = _SLACK_LINK.sub(_link_text, text)
+    search = one_line(unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    if not search:
+        return None
+    if len(search) > MAX_SEARCH_CHARS:
+        return InvalidRequest(
+            f"The search is {len(search):,} characters long; keep it to {MAX_SEARCH_CHARS} "
+            "(a name or an e-mail)."
+        )
+    return search
 
 
 def _parse_watch(
@@ -157,6 +213,9 @@ def _parse_watch(
         return InvalidRequest(f"{target.reason} Form: {form}")
     if not isinstance(target, LookupRequest) or not rest:
         return InvalidRequest(f"Say which customer to watch. Form: {form}")
+    if target.search is not None:
+        extra = _shown(target.search)
+        return InvalidRequest(f"A watch takes no search: leave out `{extra}`. Form: {form}")
     if len(target.products) != 1:
         return InvalidRequest(f"Say which product to watch. Form: {form}")
     return WatchRequest(target.products[0], target.email, channel, threshold)
@@ -183,7 +242,9 @@ def _parse_list_watches(words: list[str]) -> ParsedCommand:
     return ListWatchesRequest(match.group(1))
 
 
-def _with_product(word: str, email: str, products: Sequence[str]) -> ParsedCommand:
+def _with_product(
+    word: str, email: str, products: Sequence[str], search: str | None = None
+) -> ParsedCommand:
     if not is_product_code(word):
         return InvalidRequest(f"`{_shown(word)}` is not a product short code.")
     if products:
@@ -192,7 +253,7 @@ def _with_product(word: str, email: str, products: Sequence[str]) -> ParsedComma
             names = ", ".join(f"`{p}`" for p in products)
             return InvalidRequest(f"Unknown product `{_shown(word)}`. Known products: {names}.")
         word = known[word.casefold()]
-    return LookupRequest((word,), email)
+    return LookupRequest((word,), email, search)
 
 
 def _shown(word: str) -> str:

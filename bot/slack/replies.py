@@ -17,6 +17,7 @@ from bot.slack.blocks import (
 )
 from bot.slack.mrkdwn import escape
 from bot.summary import Summary
+from bot.userlist import EVERYONE
 
 
 def _code(text: str) -> str:
@@ -85,6 +86,8 @@ def lookup_message(
 
     A failure LicenseSpring may not repeat (timeout, outage, rate limit) gets a "Try again"
     button (`retry_action`) that runs the same lookup again in place.
+
+    Each outcome's `selection` (the lookup's search and filter) decides the users listed.
     """
     if len(outcomes) == 1:
         outcome = outcomes[0]
@@ -95,12 +98,13 @@ def lookup_message(
                 page=page,
                 buttons=buttons,
                 include_users=include_users,
+                selection=outcome.selection,
             )
         assert outcome.error is not None
         text = lookup_error_text(
             outcome.error, product=outcome.product, email=email, known_products=known_products
         )
-        retry_value = affordable_button_value(outcome.product, email, page)
+        retry_value = affordable_button_value(outcome.product, email, page, outcome.query)
         retry = (
             (retry_action, retry_value)
             if outcome.error.transient and retry_value is not None
@@ -128,4 +132,5 @@ def lookup_message(
                     ),
                 )
             )
-    return render_multi_product(email, results)
+    query = next((o.selection.query for o in outcomes if o.selection is not None), EVERYONE)
+    return render_multi_product(email, results, query)

@@ -23,6 +23,7 @@ from bot.slack.blocks import ACTION_RETRY_THREAD, Message, SummaryButtons, rende
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import HelpRequest, InvalidRequest, LookupRequest, parse_command, usage
 from bot.slack.replies import lookup_message
+from bot.userlist import EVERYONE, UserQuery
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -126,7 +127,14 @@ async def handle_mention(event: dict[str, Any], client: AsyncWebClient, services
         await _reply_or_tell(client, actor, thread_ts, render_notice(text), services)
         return
     await post_lookups(
-        client, actor, thread_ts, parsed.products, [parsed.email], services, surface="mention"
+        client,
+        actor,
+        thread_ts,
+        parsed.products,
+        [parsed.email],
+        services,
+        surface="mention",
+        query=UserQuery(parsed.search),
     )
 
 
@@ -140,12 +148,17 @@ async def post_lookups(
     *,
     surface: str,
     respond: AsyncRespond | None = None,
+    query: UserQuery = EVERYONE,
 ) -> None:
-    """Look each e-mail up and reply in the thread; on a refused post, tell the user privately."""
+    """Look each e-mail up and reply in the thread; on a refused post, tell the user privately.
+
+    With a `query` (a mention's search), the reply says how many users match and its
+    "Show users" button lists the matches.
+    """
     for email in emails:
         reference = new_reference()
         outcomes = await services.lookups.lookup(
-            products, email, surface=surface, reference=reference, actor=actor
+            products, email, surface=surface, reference=reference, actor=actor, query=query
         )
         message = lookup_message(
             outcomes,

@@ -1,4 +1,4 @@
-"""slack-sdk's Block Kit models as the judge of every view and message the bot sends."""
+"""slack-sdk's own Block Kit models as a second judge of every view and message the bot sends."""
 
 from __future__ import annotations
 
@@ -23,8 +23,10 @@ def assert_valid_view(view: dict[str, Any]) -> None:
 
 
 def assert_valid_blocks(blocks: list[dict[str, Any]]) -> None:
-    assert 1 <= len(blocks) <= MAX_MESSAGE_BLOCKS
+    """Each block parses into slack-sdk's model of its type and passes its `validate_json()`."""
+    assert 1 <= len(blocks) <= MAX_MESSAGE_BLOCKS, f"{len(blocks)} blocks in one message"
     for block in blocks:
         parsed = Block.parse(block)
-        assert parsed is not None, block
-        parsed.validate_json()
+        assert parsed is not None, f"slack-sdk does not know this block: {block}"
+        assert parsed.type == block["type"]
+        parsed.validate_json()  # raises SlackObjectFormationError on a broken limit
