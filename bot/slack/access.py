@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -20,10 +20,10 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor, Auditor
 from bot.config import Settings
+from bot.slack.blocks import render_notice
 from bot.slack.home import render_refused_home
 from bot.slack.modal_views import (
     CHANNEL_BLOCK,
@@ -32,6 +32,7 @@ from bot.slack.modal_views import (
     selected_channel,
 )
 from bot.slack.parsing import WatchRequest, parse_command
+from bot.slack.replier import Replier
 from bot.tasks import TaskTracker
 
 log = structlog.get_logger("access")
@@ -65,71 +66,49 @@ class AccessRequest:
     callback_id: str | None = None  # for view submissions
 
 
-def describe_request(body: dict[str, Any]) -> AccessRequest | None:
-    """Pure: read the user, the channel and the visibility out of any Slack payload."""
+def describe_request(body: dict[str, Any], actor: Actor | None) -> AccessRequest | None:
+    """Pure: what a Slack payload from `actor` wants, as far as access control is concerned."""
+    if actor is None:
+        return None
     if "command" in body:
-        channel = body.get("channel_id")
         # A watch posts alerts visibly in its target channel.
         parsed = parse_command(str(body.get("text") or ""))
-        visible = (parsed.channel or channel) if isinstance(parsed, WatchRequest) else None
-        return AccessRequest("command", Actor(str(body.get("user_id", "")), channel), visible)
+        visible = (parsed.channel or actor.channel) if isinstance(parsed, WatchRequest) else None
+        return AccessRequest("command", actor, visible)
     kind = body.get("type")
     if kind == "block_actions":
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
         action_ids = {a.get("action_id") for a in body.get("actions") or [] if isinstance(a, dict)}
-        visible = channel if action_ids & VISIBLE_ACTIONS else None
+        visible = actor.channel if action_ids & VISIBLE_ACTIONS else None
         view = _view(body)
         return AccessRequest(
-            "action",
-            Actor(_user_id(body), channel),
-            visible,
-            surface=view.get("type"),
-            view_id=view.get("id"),
+            "action", actor, visible, surface=view.get("type"), view_id=view.get("id")
         )
     if kind in {"message_action", "shortcut"}:
-        channel = (body.get("channel") or {}).get("id")
-        return AccessRequest("shortcut", Actor(_user_id(body), channel), channel)
+        return AccessRequest("shortcut", actor, actor.channel)
     if kind == "view_submission":
         view = _view(body)
         callback_id = view.get("callback_id")
         if callback_id == WATCH_MODAL_CALLBACK_ID:  # alerts go to the channel picked
-            target = selected_channel(view)
             return AccessRequest(
-                "view", Actor(_user_id(body), None), target, callback_id=callback_id
+                "view",
+                replace(actor, channel=None),
+                selected_channel(view),
+                callback_id=callback_id,
             )
-        channel = _channel_from_metadata(body)
-        return AccessRequest(
-            "view", Actor(_user_id(body), channel), channel, callback_id=callback_id
-        )
+        return AccessRequest("view", actor, actor.channel, callback_id=callback_id)
     if kind == "event_callback":
         event = body.get("event") or {}
         if event.get("type") == "app_home_opened" and event.get("tab") == "home":
-            return AccessRequest("home", Actor(str(event.get("user", "")), None), None)
+            return AccessRequest("home", replace(actor, channel=None), None)
         if event.get("type") != "app_mention":
             return None
-        channel = event.get("channel")
-        return AccessRequest("mention", Actor(str(event.get("user", "")), channel), channel)
+        return AccessRequest("mention", actor, actor.channel)
     return None
 
 
 def _view(body: dict[str, Any]) -> dict[str, Any]:
     view = body.get("view")
     return view if isinstance(view, dict) else {}
-
-
-def _user_id(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id", ""))
-
-
-def _channel_from_metadata(body: dict[str, Any]) -> str | None:
-    try:
-        metadata = json.loads((body.get("view") or {}).get("private_metadata") or "{}")
-    except ValueError:
-        return None
-    channel = metadata.get("channel") if isinstance(metadata, dict) else None
-    return channel if isinstance(channel, str) else None
 
 
 class AccessPolicy:
@@ -188,12 +167,9 @@ class AccessMiddleware(AsyncMiddleware):
     per-request cost down.
     """
 
-    def __init__(
-        self, policy: AccessPolicy, auditor: Auditor, client: AsyncWebClient, tasks: TaskTracker
-    ) -> None:
+    def __init__(self, policy: AccessPolicy, auditor: Auditor, tasks: TaskTracker) -> None:
         self._policy = policy
         self._auditor = auditor
-        self._client = client
         self._tasks = tasks
 
     async def async_process(
@@ -203,14 +179,15 @@ class AccessMiddleware(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        wanted = describe_request(req.body)
+        wanted = describe_request(req.body, req.context.get("actor"))
         refusal = await self._refusal(wanted) if wanted is not None else None
         if wanted is None or refusal is None:
             await next()
             return resp
         text, reason = refusal
+        replier: Replier = req.context["replier"]
         self._tasks.spawn(
-            _refuse_later(wanted, req.body, text, reason, self._auditor, self._client),
+            _refuse_later(wanted, req.body, text, reason, self._auditor, replier),
             name="refusal",
         )
         return _refusal_ack(wanted, text, reason)
@@ -253,34 +230,18 @@ async def _refuse_later(
     text: str,
     reason: str,
     auditor: Auditor,
-    client: AsyncWebClient,
+    replier: Replier,
 ) -> None:
     await auditor.record(wanted.actor, "refused", outcome=reason, detail=wanted.kind)
     try:
         if wanted.kind == "home" or (wanted.kind == "action" and wanted.surface == "home"):
-            await client.views_publish(
-                user_id=wanted.actor.slack_user, view=render_refused_home(text)
-            )
+            await replier.publish_home(wanted.actor.slack_user, render_refused_home(text))
         elif wanted.kind == "action" and wanted.surface == "modal" and wanted.view_id:
-            await client.views_update(
-                view_id=wanted.view_id, view=notice_modal("License users", text)
-            )
+            await replier.update_modal(wanted.view_id, notice_modal("License users", text))
         elif wanted.kind == "shortcut" and not body.get("response_url") and body.get("trigger_id"):
             # A global shortcut has no response_url; its trigger_id opens the refusal.
-            await client.views_open(
-                trigger_id=body["trigger_id"], view=notice_modal("License users", text)
-            )
-        elif wanted.kind in {"action", "shortcut"} and body.get("response_url"):
-            await AsyncWebhookClient(body["response_url"]).send(
-                text=text, response_type="ephemeral", replace_original=False
-            )
-        elif wanted.kind == "mention" and wanted.actor.channel:
-            event = body.get("event") or {}
-            await client.chat_postEphemeral(
-                channel=wanted.actor.channel,
-                user=wanted.actor.slack_user,
-                text=text,
-                thread_ts=event.get("thread_ts") or event.get("ts"),
-            )
+            await replier.open_modal(str(body["trigger_id"]), notice_modal("License users", text))
+        elif wanted.kind in {"action", "shortcut", "mention"}:
+            await replier.private(render_notice(text))
     except Exception as error:  # noqa: BLE001 - the refusal is best effort; the audit row is kept
         log.warning("refusal_not_delivered", kind=wanted.kind, error=str(error))

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import structlog
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.middleware.async_middleware import AsyncMiddleware
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.audit import Auditor
 from bot.config import Settings
@@ -30,24 +24,27 @@ from bot.lookup import LookupService, new_reference
 from bot.metrics import Metrics
 from bot.slack import actions, apphome, commands, forms, threads, watching
 from bot.slack.access import AccessMiddleware, AccessPolicy
+from bot.slack.blocks import render_notice
+from bot.slack.context import RequestContextMiddleware
+from bot.slack.dedupe import DedupeMiddleware
+from bot.slack.errors import INTERNAL_ERROR_TEXT, UserFacingError
 from bot.slack.modal_views import notice_modal
-from bot.slack.replies import INTERNAL_ERROR_TEXT
+from bot.slack.replier import Replier
+from bot.slack.services import Services
 from bot.store import Store
 from bot.tasks import TaskTracker
 
 log = structlog.get_logger("slack")
 
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What listeners need, built once at start-up."""
-
-    settings: Settings
-    lookups: LookupService
-    auditor: Auditor
-    store: Store | None
-    tasks: TaskTracker
-    http_session: aiohttp.ClientSession | None = None  # response_url posts, kept alive
+LISTENERS: tuple[Callable[[AsyncApp, TaskTracker], None], ...] = (
+    commands.register,
+    actions.register,
+    threads.register,
+    watching.register,
+    apphome.register,
+    forms.register,
+)
+"""Each listener module registers its own callbacks; none imports another."""
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
@@ -98,92 +95,48 @@ def create_app(
         tasks=tasks if tasks is not None else TaskTracker(),
         http_session=http_session,
     )
+    # Order matters: the context first (the others use its actor and reference).
+    app.use(RequestContextMiddleware(services))
     if store is not None:
         app.use(DedupeMiddleware(store, services.tasks))
-    app.use(AccessMiddleware(AccessPolicy(settings, client), auditor, client, services.tasks))
-    commands.register(app, services)
-    actions.register(app, services)
-    threads.register(app, services)
-    watching.register(app, services)
-    apphome.register(app, services)
-    forms.register(app, services)
-    app.error(_on_error)
+    app.use(AccessMiddleware(AccessPolicy(settings, client), auditor, services.tasks))
+    for register in LISTENERS:
+        register(app, services.tasks)
+    app.error(on_error)
     return app
 
 
-EVENT_ID_RETENTION = timedelta(hours=1)  # Slack retries within minutes; keep an hour
-EVENT_PURGE_EVERY_S = 300.0
+async def on_error(error: Exception, body: dict[str, Any], context: dict[str, Any]) -> BoltResponse:
+    """Every failure a listener raises, answered once, with the request's reference, and 200.
 
-
-class DedupeMiddleware(AsyncMiddleware):
-    """Process each Events API delivery once, across retries, processes and restarts."""
-
-    def __init__(self, store: Store, tasks: TaskTracker) -> None:
-        self._store = store
-        self._tasks = tasks
-        self._last_purge = time.monotonic()
-
-    async def async_process(
-        self,
-        *,
-        req: AsyncBoltRequest,
-        resp: BoltResponse,
-        next: Callable[[], Awaitable[BoltResponse]],
-    ) -> BoltResponse | None:
-        body = req.body
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if isinstance(event_id, str) and event_id:
-            if not await self._first_delivery(event_id):
-                log.info("duplicate_event_ignored", event_id=event_id)
-                return BoltResponse(status=200, body="")
-            if time.monotonic() - self._last_purge > EVENT_PURGE_EVERY_S:
-                self._last_purge = time.monotonic()
-                self._tasks.spawn(self._purge(), name="purge_events")
-        await next()
-        return resp
-
-    async def _first_delivery(self, event_id: str) -> bool:
-        try:
-            return await self._store.claim_event(event_id)
-        except (SQLAlchemyError, OSError) as error:
-            # Fail open: a possible duplicate reply beats a lost one while the store is down.
-            log.warning("event_dedupe_unavailable", event_id=event_id, error=type(error).__name__)
-            return True
-
-    async def _purge(self) -> None:
-        try:
-            removed = await self._store.purge_events(older_than=EVENT_ID_RETENTION)
-        except Exception as error:  # noqa: BLE001 - housekeeping; the next purge retries
-            log.warning("event_purge_failed", error=str(error))
-        else:
-            log.debug("events_purged", removed=removed)
-
-
-async def _on_error(error: Exception, body: dict[str, Any], respond: Any) -> BoltResponse:
-    """One handler for every unexpected failure: log it with a reference, tell the user, 200."""
-    reference = new_reference()
-    log.error(
-        "listener_failed",
-        reference=reference,
-        error_type=type(error).__name__,
-        request_type=body.get("type") or ("command" if "command" in body else None),
-        exc_info=error,
-    )
-    if respond is not None and body.get("response_url"):
-        try:
-            await respond(
-                text=f"{INTERNAL_ERROR_TEXT} Reference: `{reference}`",
-                response_type="ephemeral",
-                replace_original=False,
-            )
-        except Exception as respond_error:  # noqa: BLE001 - already failing; never raise here
-            log.warning("error_reply_failed", reference=reference, error=str(respond_error))
+    A UserFacingError is the listener saying what to tell the person; anything else is a bug:
+    the generic reply, and the traceback in the log under the same reference.
+    """
+    reference = str(context.get("reference") or new_reference())
+    if isinstance(error, UserFacingError):
+        log.info("request_refused", kind=type(error).__name__, reason=error.text[:200])
+        message = error.message(reference)
+    else:
+        log.error(
+            "listener_failed",
+            error_type=type(error).__name__,
+            request_type=body.get("type") or ("command" if "command" in body else None),
+            exc_info=error,
+        )
+        message = render_notice(INTERNAL_ERROR_TEXT, reference=reference)
     if body.get("type") == "view_submission":
         # Used only when the listener failed before its ack: the modal says so and stays open.
-        view = notice_modal("License users", f"{INTERNAL_ERROR_TEXT} Reference: `{reference}`")
+        shown = message.text if isinstance(error, UserFacingError) else INTERNAL_ERROR_TEXT
+        view = notice_modal("License users", f"{shown} Reference: `{reference}`")
         return BoltResponse(
             status=200,
             body=json.dumps({"response_action": "update", "view": view}),
             headers={"content-type": "application/json"},
         )
+    replier = context.get("replier")
+    if isinstance(replier, Replier):
+        try:
+            await replier.private(message)
+        except Exception as reply_error:  # noqa: BLE001 - already failing; never raise here
+            log.warning("error_reply_failed", error=str(reply_error))
     return BoltResponse(status=200, body="")

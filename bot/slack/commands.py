@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit import Actor
-from bot.lookup import new_reference
-from bot.slack import watching
-from bot.slack.blocks import SummaryButtons, shown_search
-from bot.slack.delivery import answer
+from bot.slack import watchops
+from bot.slack.blocks import shown_search
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import (
     COMMAND,
@@ -25,29 +21,23 @@ from bot.slack.parsing import (
     parse_command,
     usage,
 )
-from bot.slack.replies import lookup_message
+from bot.slack.replier import Replier
+from bot.slack.replies import lookup_message, private_buttons
+from bot.slack.services import Services
+from bot.tasks import TaskTracker
 from bot.userlist import UserQuery
 
-if TYPE_CHECKING:
-    from bot.slack.app import Services
 
-log = structlog.get_logger("slack.commands")
-
-
-def register(app: AsyncApp, services: Services) -> None:
-    async def license_users(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
-        await handle_command(ack, command, respond, client, services)
-
-    app.command(COMMAND)(services.tasks.listener(license_users))
+def register(app: AsyncApp, tasks: TaskTracker) -> None:
+    app.command(COMMAND)(tasks.listener(license_users))
 
 
-async def handle_command(
+async def license_users(
     ack: AsyncAck,
     command: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
+    actor: Actor,
+    reference: str,
+    replier: Replier,
     services: Services,
 ) -> None:
     settings = services.settings
@@ -67,11 +57,11 @@ async def handle_command(
     if isinstance(parsed, WatchRequest | UnwatchRequest | ListWatchesRequest):
         await ack(response_type="ephemeral", text=":hourglass_flowing_sand: One moment…")
         if isinstance(parsed, WatchRequest):
-            await watching.handle_watch(parsed, command, respond, client, services)
+            await watchops.watch_command(parsed, actor, reference, replier, services)
         elif isinstance(parsed, UnwatchRequest):
-            await watching.handle_unwatch(parsed, command, respond, services)
+            await watchops.unwatch_command(parsed, actor, replier, services)
         else:
-            await watching.handle_list(parsed, respond, services)
+            await watchops.list_command(parsed, replier, services)
         return
     assert isinstance(parsed, LookupRequest)
     where = ", ".join(f"`{escape(p)}`" for p in parsed.products)
@@ -80,13 +70,6 @@ async def handle_command(
         response_type="ephemeral",
         text=f":mag: Looking up license users of `{escape(parsed.email)}` in {where}{matching}…",
     )
-    reference = new_reference()
-    structlog.contextvars.bind_contextvars(
-        reference=reference,
-        slack_user=command.get("user_id"),
-        channel=command.get("channel_id"),
-    )
-    actor = Actor(str(command.get("user_id", "")), command.get("channel_id"))
     outcomes = await services.lookups.lookup(
         parsed.products,
         parsed.email,
@@ -100,17 +83,6 @@ async def handle_command(
         email=parsed.email,
         known_products=products,
         reference=reference,
-        buttons=SummaryButtons(
-            share=True,
-            escalate=bool(settings.escalation_channel_id),
-            watch=services.store is not None,
-            list_tools=True,
-        ),
+        buttons=private_buttons(settings, has_store=services.store is not None),
     )
-    await answer(
-        respond,
-        text=message.text,
-        blocks=message.blocks,
-        replace_original=True,
-        session=services.http_session,
-    )
+    await replier.private(message, replace=True)

@@ -22,7 +22,7 @@ INVITE_HINT = "Invite me with `/invite @License Users` and try again."
 CHANNEL_ERROR_HINTS: dict[str, str] = {
     "not_in_channel": f":wave: I can't post in that channel yet. {INVITE_HINT}",
     "channel_not_found": f":wave: I can't post in that channel yet. {INVITE_HINT}",
-    "is_archived": ":file_cabinet: That channel is archived, so I can't post there.",
+    "is_archived": ":file_cabinet: That channel is archived, so I can't reply there.",
 }
 PAUSE_CODES = frozenset(CHANNEL_ERROR_HINTS)
 """Codes that mean "this channel is closed to the bot": alerts pause instead of retrying."""
@@ -66,9 +66,19 @@ class NotInChannel(UserFacingError):
     def __init__(self, code: str) -> None:
         self.code = code
         hint = (
-            CHANNEL_ERROR_HINTS.get(code) or f":warning: Slack refused the post ({escape(code)})."
+            CHANNEL_ERROR_HINTS.get(code) or f":warning: Slack refused the reply ({escape(code)})."
         )
         super().__init__(hint)
+
+
+class NotDelivered(UserFacingError):
+    """Slack would not take a direct message (or a file) for the person; `code` says why."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(
+            f":warning: Slack would not deliver it to your direct messages ({escape(code)})."
+        )
 
 
 class UpstreamFailed(UserFacingError):

@@ -8,17 +8,15 @@ modal turns into a "looking up…" state right away and is updated again when th
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
-from bot.slack.blocks import ACTION_WATCH, parse_button_value
-from bot.slack.dm_lookup import answer_in_dm, look_up
+from bot.slack.blocks import ACTION_WATCH, parse_state_value
+from bot.slack.dm_lookup import answer_in_dm
 from bot.slack.home_publish import publish_home
-from bot.slack.modal_calls import open_modal, update_modal
 from bot.slack.modal_views import (
     CHANNEL_BLOCK,
     GLOBAL_SHORTCUT_CALLBACK_ID,
@@ -35,12 +33,12 @@ from bot.slack.modal_views import (
     watch_modal,
 )
 from bot.slack.mrkdwn import escape_within
+from bot.slack.replier import Replier
 from bot.slack.replies import lookup_error_text
+from bot.slack.services import Services
 from bot.slack.watchops import NO_STORE_TEXT, channel_problem, create_watch
+from bot.tasks import TaskTracker
 from bot.userlist import UserQuery
-
-if TYPE_CHECKING:
-    from bot.slack.app import Services
 
 log = structlog.get_logger("slack.forms")
 
@@ -55,76 +53,64 @@ OTHER_USERS_FORM = (
 )
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    async def on_global_shortcut(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        settings = services.settings
-        view = lookup_modal(
-            settings.licensespring_products,
-            settings.default_product,
-            FormOrigin(_user(body), "shortcut"),
-        )
-        await open_modal(client, body, view)
-
-    async def on_watch_button(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await open_modal(client, body, _watch_modal_for_summary(body, services))
-
-    async def on_lookup_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await handle_lookup_submission(ack, body, view, client, services)
-
-    async def on_watch_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await handle_watch_submission(ack, body, view, client, services)
-
-    tracked = services.tasks.listener
-    app.shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)(tracked(on_global_shortcut))
-    app.action(ACTION_WATCH)(tracked(on_watch_button))
-    app.view(LOOKUP_MODAL_CALLBACK_ID)(tracked(on_lookup_submitted))
-    app.view(WATCH_MODAL_CALLBACK_ID)(tracked(on_watch_submitted))
+def register(app: AsyncApp, tasks: TaskTracker) -> None:
+    app.shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)(tasks.listener(on_global_shortcut))
+    app.action(ACTION_WATCH)(tasks.listener(on_watch_button))
+    app.view(LOOKUP_MODAL_CALLBACK_ID)(tasks.listener(on_lookup_submitted))
+    app.view(WATCH_MODAL_CALLBACK_ID)(tasks.listener(on_watch_submitted))
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id", ""))
+async def on_global_shortcut(
+    ack: AsyncAck, body: dict[str, Any], actor: Actor, replier: Replier, services: Services
+) -> None:
+    await ack()
+    settings = services.settings
+    view = lookup_modal(
+        settings.licensespring_products,
+        settings.default_product,
+        FormOrigin(actor.slack_user, "shortcut"),
+    )
+    await replier.open_modal(str(body.get("trigger_id", "")), view)
 
 
-def _watch_modal_for_summary(body: dict[str, Any], services: Services) -> dict[str, Any]:
+async def on_watch_button(
+    ack: AsyncAck, body: dict[str, Any], actor: Actor, replier: Replier, services: Services
+) -> None:
+    await ack()
+    view = _watch_modal_for_summary(body, actor, services)
+    await replier.open_modal(str(body.get("trigger_id", "")), view)
+
+
+def _watch_modal_for_summary(
+    body: dict[str, Any], actor: Actor, services: Services
+) -> dict[str, Any]:
     settings = services.settings
     actions = body.get("actions") or [{}]
     value = actions[0].get("value") if isinstance(actions[0], dict) else None
     try:
-        product, email, _ = parse_button_value(str(value or ""))
+        asked = parse_state_value(str(value or ""))
+        product, email = asked.product, asked.email
     except ValueError:
         product, email = "", ""  # a stale button: an empty form still works
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
     return watch_modal(
         settings.licensespring_products,
         settings.default_product,
-        FormOrigin(_user(body), "summary"),
+        FormOrigin(actor.slack_user, "summary"),
         product=product or None,
         email=email or None,
-        channel=str(channel) if channel else None,
+        channel=actor.channel,
     )
 
 
 async def _own_form(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services
+    ack: AsyncAck, view: dict[str, Any], actor: Actor, services: Services
 ) -> FormOrigin | None:
     """The form's origin when the person submitting it opened it; else refuse in the modal."""
     origin = form_origin(view)
-    if origin is not None and origin.user == _user(body):
+    if origin is not None and origin.user == actor.slack_user:
         return origin
     await ack(response_action="update", view=notice_modal("License users", OTHER_USERS_FORM))
-    await services.auditor.record(
-        Actor(_user(body), None), "refused", outcome="not_their_form", detail="view"
-    )
+    await services.auditor.record(actor, "refused", outcome="not_their_form", detail="view")
     return None
 
 
@@ -132,14 +118,15 @@ def _who(product: str, email: str) -> str:
     return f"`{escape_within(email, 80)}` in `{escape_within(product, 40)}`"
 
 
-async def handle_lookup_submission(
+async def on_lookup_submitted(
     ack: AsyncAck,
-    body: dict[str, Any],
     view: dict[str, Any],
-    client: AsyncWebClient,
+    actor: Actor,
+    reference: str,
+    replier: Replier,
     services: Services,
 ) -> None:
-    origin = await _own_form(ack, body, view, services)
+    origin = await _own_form(ack, view, actor, services)
     if origin is None:
         return
     settings = services.settings
@@ -156,10 +143,15 @@ async def handle_lookup_submission(
             "The answer will arrive in your direct messages.",
         ),
     )
-    actor = Actor(origin.user, None)
-    outcome, reference = await look_up(
-        services, actor, form.product, form.email, surface="modal", query=UserQuery(form.search)
+    outcomes = await services.lookups.lookup(
+        (form.product,),
+        form.email,
+        surface="modal",
+        reference=reference,
+        actor=actor,
+        query=UserQuery(form.search),
     )
+    outcome = outcomes[0]
     view_id = str(view.get("id", ""))
     if outcome.error is not None and outcome.error.code == "unknown_product":
         problem = lookup_error_text(
@@ -175,22 +167,23 @@ async def handle_lookup_submission(
             initial=form,
             problem=problem,
         )
-        await update_modal(client, view_id, back)
+        await replier.update_modal(view_id, back)
         return
-    _, notice = await answer_in_dm(client, services, actor, outcome, reference)
-    await update_modal(client, view_id, notice_modal(LOOKUP_TITLE, notice))
+    _, notice = await answer_in_dm(replier, services, outcome, reference)
+    await replier.update_modal(view_id, notice_modal(LOOKUP_TITLE, notice))
     if origin.origin == "home":
-        await publish_home(client, services, actor.slack_user, notice=notice)
+        await publish_home(replier, services, actor.slack_user, notice=notice)
 
 
-async def handle_watch_submission(
+async def on_watch_submitted(
     ack: AsyncAck,
-    body: dict[str, Any],
     view: dict[str, Any],
-    client: AsyncWebClient,
+    actor: Actor,
+    reference: str,
+    replier: Replier,
     services: Services,
 ) -> None:
-    origin = await _own_form(ack, body, view, services)
+    origin = await _own_form(ack, view, actor, services)
     if origin is None:
         return
     settings = services.settings
@@ -204,7 +197,7 @@ async def handle_watch_submission(
     checked = False
     try:
         async with asyncio.timeout(CHANNEL_CHECK_BUDGET_S):
-            problem = await channel_problem(client, form.channel)
+            problem = await channel_problem(replier.client, form.channel)
         checked = True
     except TimeoutError:
         problem = None
@@ -218,11 +211,11 @@ async def handle_watch_submission(
             f":hourglass_flowing_sand: Setting up the watch of {_who(form.product, form.email)}…",
         ),
     )
-    actor = Actor(origin.user, None)
     result = await create_watch(
         services,
-        client,
+        replier.client,
         actor,
+        reference=reference,
         product=form.product,
         email=form.email,
         channel=form.channel,
@@ -239,6 +232,6 @@ async def handle_watch_submission(
         )
     else:
         outcome_view = notice_modal(WATCH_TITLE, result.text)
-    await update_modal(client, str(view.get("id", "")), outcome_view)
+    await replier.update_modal(str(view.get("id", "")), outcome_view)
     if origin.origin == "home":
-        await publish_home(client, services, actor.slack_user, notice=result.text)
+        await publish_home(replier, services, actor.slack_user, notice=result.text)

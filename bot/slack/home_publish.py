@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import structlog
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.slack.home import (
@@ -17,12 +14,10 @@ from bot.slack.home import (
     HomeContent,
     RecentLookup,
     render_home,
-    render_refused_home,
 )
+from bot.slack.replier import Replier
+from bot.slack.services import Services
 from bot.store import AuditEntry
-
-if TYPE_CHECKING:
-    from bot.slack.app import Services
 
 log = structlog.get_logger("slack.home")
 
@@ -77,22 +72,8 @@ async def home_content(services: Services, user_id: str, notice: str | None) -> 
 
 
 async def publish_home(
-    client: AsyncWebClient, services: Services, user_id: str, *, notice: str | None = None
+    replier: Replier, services: Services, user_id: str, *, notice: str | None = None
 ) -> bool:
     """Publish `user_id`'s App Home; `notice` (the bot's mrkdwn) says what just happened."""
     content = await home_content(services, user_id, notice)
-    return await _publish(client, user_id, render_home(content))
-
-
-async def publish_refused_home(client: AsyncWebClient, user_id: str, text: str) -> bool:
-    return await _publish(client, user_id, render_refused_home(text))
-
-
-async def _publish(client: AsyncWebClient, user_id: str, view: dict[str, object]) -> bool:
-    try:
-        await client.views_publish(user_id=user_id, view=view)
-    except (SlackApiError, OSError) as error:
-        code = error.response.get("error") if isinstance(error, SlackApiError) else None
-        log.warning("home_not_published", slack_user=user_id, error=code or type(error).__name__)
-        return False
-    return True
+    return await replier.publish_home(user_id, render_home(content))

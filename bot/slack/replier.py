@@ -3,7 +3,8 @@
 Built per request by the request-context middleware. Privately through the response_url when
 the request carried one (commands, buttons, shortcuts), else as an ephemeral message in the
 channel (mentions); visibly in the channel through the response_url; as a reply in the
-request's thread through `chat.postMessage`. Response_url posts reuse the process's kept-alive
+request's thread through `chat.postMessage`; in the person's direct messages; or in a modal
+(open, update) and the App Home (publish). Response_url posts reuse the process's kept-alive
 session instead of a new connection and TLS handshake per answer.
 
 A response_url lives 30 minutes and takes 5 posts; when Slack refuses or cannot be reached
@@ -22,7 +23,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor
 from bot.slack.blocks import Message
-from bot.slack.errors import NotInChannel
+from bot.slack.errors import NotDelivered, NotInChannel
 
 log = structlog.get_logger("slack.replier")
 
@@ -99,6 +100,51 @@ class Replier:
         except SlackApiError as error:
             raise NotInChannel(_code(error)) from None
         return str(response.get("ts", ""))
+
+    async def direct_message(self, message: Message, *, user: str | None = None) -> str:
+        """Post in the bot's DM with the requester (or `user`); the DM's channel id.
+
+        Raises NotDelivered with Slack's error code when Slack will not take it.
+        """
+        user_id = user or (self.actor.slack_user if self.actor else "")
+        try:
+            opened = await self.client.conversations_open(users=user_id)
+            channel = str((opened.get("channel") or {}).get("id", ""))
+            await self.client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            log.warning("dm_refused", error=_code(error))
+            raise NotDelivered(_code(error)) from None
+        except OSError as error:
+            log.warning("dm_unreachable", error=type(error).__name__)
+            raise NotDelivered("slack_unreachable") from None
+        return channel
+
+    async def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """views.open: call it before any slow work, as a trigger_id expires 3 s after a click."""
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+        except (SlackApiError, OSError) as error:
+            log.warning("modal_not_opened", error=_code(error))
+
+    async def update_modal(self, view_id: str, view: dict[str, Any]) -> None:
+        try:
+            await self.client.views_update(view_id=view_id, view=view)
+        except (SlackApiError, OSError) as error:  # closed by the person meanwhile, most often
+            log.info("modal_not_updated", error=_code(error))
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> bool:
+        try:
+            await self.client.views_publish(user_id=user, view=view)
+        except (SlackApiError, OSError) as error:
+            log.warning("home_not_published", error=_code(error))
+            return False
+        return True
 
     async def _post(self, response_type: str, message: Message, replace: bool) -> bool:
         assert self.response_url is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.config import Settings
 from bot.licensespring.errors import LicenseApiError
 from bot.lookup import LookupOutcome
 from bot.slack.blocks import (
@@ -63,12 +64,6 @@ def needs_reference(error: LicenseApiError) -> bool:
         "customer_does_not_exist",
         "customer_not_found",
     }
-
-
-INTERNAL_ERROR_TEXT = (
-    ":warning: Something went wrong on our side. Try again; if it keeps happening, "
-    "give this reference to whoever runs the bot."
-)
 
 
 def lookup_message(
@@ -134,3 +129,17 @@ def lookup_message(
             )
     query = next((o.selection.query for o in outcomes if o.selection is not None), EVERYONE)
     return render_multi_product(email, results, query)
+
+
+THREAD_BUTTONS = SummaryButtons(share=False, show_users=True)
+"""Under a visible thread reply: the list pages privately to whoever presses Show users."""
+
+
+def private_buttons(settings: Settings, *, has_store: bool) -> SummaryButtons:
+    """The buttons of a private answer, whatever surface asked (command, button, DM)."""
+    return SummaryButtons(
+        share=True,
+        escalate=bool(settings.escalation_channel_id),
+        watch=has_store,
+        list_tools=True,
+    )

@@ -9,24 +9,23 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit import Actor
 from bot.emails import emails_in_text
-from bot.lookup import new_reference
-from bot.slack.blocks import ACTION_RETRY_THREAD, Message, SummaryButtons, render_notice
+from bot.slack.blocks import ACTION_RETRY_THREAD, Message, render_notice
+from bot.slack.errors import BadInput, NotConfigured, NotInChannel
 from bot.slack.mrkdwn import escape
 from bot.slack.parsing import HelpRequest, InvalidRequest, LookupRequest, parse_command, usage
-from bot.slack.replies import lookup_message
+from bot.slack.replier import Replier
+from bot.slack.replies import THREAD_BUTTONS, lookup_message
+from bot.slack.services import Services
+from bot.tasks import TaskTracker
 from bot.userlist import EVERYONE, UserQuery
-
-if TYPE_CHECKING:
-    from bot.slack.app import Services
 
 log = structlog.get_logger("slack.threads")
 
@@ -36,7 +35,12 @@ PRODUCT_BLOCK_ID = "product"
 PRODUCT_ACTION_ID = "product_choice"
 MAX_EMAILS_PER_SHORTCUT = 5
 _LEADING_MENTIONS = re.compile(r"^(\s*<@[A-Z0-9]+(?:\|[^>]*)?>)+")
-THREAD_BUTTONS = SummaryButtons(share=False, show_users=True)
+
+
+def register(app: AsyncApp, tasks: TaskTracker) -> None:
+    app.event("app_mention")(tasks.listener(on_mention))
+    app.shortcut(SHORTCUT_CALLBACK_ID)(tasks.listener(on_shortcut))
+    app.view(PRODUCT_MODAL_CALLBACK_ID)(tasks.listener(on_product_chosen))
 
 
 def mention_text(text: str) -> str:
@@ -44,69 +48,9 @@ def mention_text(text: str) -> str:
     return _LEADING_MENTIONS.sub("", text, count=1).strip()
 
 
-class CannotPost(Exception):
-    """The bot may not post in that conversation; `hint` says how to fix it."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-    @property
-    def hint(self) -> str:
-        if self.code in {"not_in_channel", "channel_not_found"}:
-            return (
-                ":wave: I can't post in that channel yet. Invite me with "
-                "`/invite @License Users` and try again."
-            )
-        if self.code == "is_archived":
-            return ":file_cabinet: That channel is archived, so I can't reply there."
-        return f":warning: Slack refused the reply ({escape(self.code)})."
-
-
-async def post_in_thread(
-    client: AsyncWebClient, channel: str, thread_ts: str | None, message: Message
-) -> str:
-    """Post `message` (as a thread reply when `thread_ts`); returns its ts or raises CannotPost."""
-    try:
-        response = await client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            text=message.text,
-            blocks=message.blocks,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-    except SlackApiError as error:
-        raise CannotPost(str(error.response.get("error", "unknown_error"))) from None
-    return str(response.get("ts", ""))
-
-
-def register(app: AsyncApp, services: Services) -> None:
-    async def on_mention(event: dict[str, Any], client: AsyncWebClient) -> None:
-        await handle_mention(event, client, services)
-
-    async def on_shortcut(
-        ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        await handle_shortcut(shortcut, client, respond, services)
-
-    async def on_product_chosen(
-        ack: AsyncAck, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        await handle_product_chosen(view, body, client, services)
-
-    tracked = services.tasks.listener
-    app.event("app_mention")(tracked(on_mention))
-    app.shortcut(SHORTCUT_CALLBACK_ID)(tracked(on_shortcut))
-    app.view(PRODUCT_MODAL_CALLBACK_ID)(tracked(on_product_chosen))
-
-
-async def handle_mention(event: dict[str, Any], client: AsyncWebClient, services: Services) -> None:
-    channel = str(event.get("channel", ""))
-    actor = Actor(str(event.get("user", "")), channel)
-    thread_ts = str(event.get("thread_ts") or event.get("ts") or "") or None
+async def on_mention(
+    event: dict[str, Any], actor: Actor, reference: str, replier: Replier, services: Services
+) -> None:
     settings = services.settings
     parsed = parse_command(
         mention_text(str(event.get("text", ""))),
@@ -124,30 +68,30 @@ async def handle_mention(event: dict[str, Any], client: AsyncWebClient, services
         text = reason + usage(settings.licensespring_products, settings.default_product).replace(
             "/license-users", "@License Users"
         )
-        await _reply_or_tell(client, actor, thread_ts, render_notice(text), services)
+        await _reply_or_tell(replier, render_notice(text))
         return
     await post_lookups(
-        client,
         actor,
-        thread_ts,
+        reference,
+        replier,
+        services,
         parsed.products,
         [parsed.email],
-        services,
         surface="mention",
         query=UserQuery(parsed.search),
     )
 
 
 async def post_lookups(
-    client: AsyncWebClient,
     actor: Actor,
-    thread_ts: str | None,
+    reference: str,
+    replier: Replier,
+    services: Services,
     products: Sequence[str],
     emails: Sequence[str],
-    services: Services,
     *,
     surface: str,
-    respond: AsyncRespond | None = None,
+    thread_ts: str | None = None,
     query: UserQuery = EVERYONE,
 ) -> None:
     """Look each e-mail up and reply in the thread; on a refused post, tell the user privately.
@@ -156,7 +100,6 @@ async def post_lookups(
     "Show users" button lists the matches.
     """
     for email in emails:
-        reference = new_reference()
         outcomes = await services.lookups.lookup(
             products, email, surface=surface, reference=reference, actor=actor, query=query
         )
@@ -169,7 +112,7 @@ async def post_lookups(
             include_users=False,
             retry_action=ACTION_RETRY_THREAD,
         )
-        delivered = await _reply_or_tell(client, actor, thread_ts, message, services, respond)
+        delivered = await _reply_or_tell(replier, message, thread_ts=thread_ts)
         await services.auditor.record(
             actor,
             "thread_reply",
@@ -183,101 +126,61 @@ async def post_lookups(
 
 
 async def _reply_or_tell(
-    client: AsyncWebClient,
-    actor: Actor,
-    thread_ts: str | None,
-    message: Message,
-    services: Services,
-    respond: AsyncRespond | None = None,
+    replier: Replier, message: Message, *, thread_ts: str | None = None
 ) -> bool:
-    if actor.channel is None:
+    """Reply in the thread; when Slack refuses, say why privately and return False."""
+    if replier.actor is None or replier.actor.channel is None:
         return False
     try:
-        await post_in_thread(client, actor.channel, thread_ts, message)
-        return True
-    except CannotPost as refused:
-        log.info("thread_reply_refused", channel=actor.channel, code=refused.code)
-        await _tell_privately(client, actor, thread_ts, refused.hint, respond)
+        await replier.in_thread(message, thread_ts=thread_ts)
+    except NotInChannel as refused:
+        log.info("thread_reply_refused", channel=replier.actor.channel, code=refused.code)
+        await replier.private(render_notice(refused.text))
         return False
+    return True
 
 
-async def _tell_privately(
-    client: AsyncWebClient,
+async def on_shortcut(
+    ack: AsyncAck,
+    shortcut: dict[str, Any],
     actor: Actor,
-    thread_ts: str | None,
-    text: str,
-    respond: AsyncRespond | None,
+    reference: str,
+    replier: Replier,
+    services: Services,
 ) -> None:
-    try:
-        if respond is not None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-        elif actor.channel:
-            await client.chat_postEphemeral(
-                channel=actor.channel, user=actor.slack_user, text=text, thread_ts=thread_ts
-            )
-    except (SlackApiError, OSError) as error:
-        log.warning("private_notice_failed", channel=actor.channel, error=str(error))
-
-
-async def handle_shortcut(
-    shortcut: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, services: Services
-) -> None:
+    await ack()
     message = shortcut.get("message") or {}
-    channel = str((shortcut.get("channel") or {}).get("id", ""))
-    actor = Actor(str((shortcut.get("user") or {}).get("id", "")), channel)
-    thread_ts = str(message.get("thread_ts") or message.get("ts") or "") or None
     emails = emails_in_text(str(message.get("text", "")))[:MAX_EMAILS_PER_SHORTCUT]
     if not emails:
-        await respond(
-            text=":mag: No e-mail address in that message. Use the shortcut on a message that "
-            "names the customer's e-mail.",
-            response_type="ephemeral",
-            replace_original=False,
+        raise BadInput(
+            ":mag: No e-mail address in that message. Use the shortcut on a message that "
+            "names the customer's e-mail."
         )
-        return
     settings = services.settings
     products = _shortcut_products(settings.default_product, settings.licensespring_products)
     if products is None:
-        await respond(
-            text=":x: No product is configured: set DEFAULT_PRODUCT or LICENSESPRING_PRODUCTS.",
-            response_type="ephemeral",
-            replace_original=False,
+        raise NotConfigured(
+            ":x: No product is configured: set DEFAULT_PRODUCT or LICENSESPRING_PRODUCTS."
         )
-        return
     if len(products) > 1:
-        await _open_product_modal(client, shortcut, products, channel, thread_ts, emails)
+        metadata = json.dumps(
+            {
+                "channel": actor.channel,
+                "thread_ts": actor.thread_ts,
+                "emails": list(emails),
+                "response_url": shortcut.get("response_url"),
+            }
+        )
+        view = product_modal(products, emails, metadata)
+        await replier.open_modal(str(shortcut.get("trigger_id", "")), view)
         return
-    await post_lookups(
-        client, actor, thread_ts, products, emails, services, surface="shortcut", respond=respond
-    )
+    await post_lookups(actor, reference, replier, services, products, emails, surface="shortcut")
 
 
 def _shortcut_products(default: str | None, products: Sequence[str]) -> tuple[str, ...] | None:
     if default:
         return (default,)
     return tuple(products) or None
-
-
-async def _open_product_modal(
-    client: AsyncWebClient,
-    shortcut: dict[str, Any],
-    products: Sequence[str],
-    channel: str,
-    thread_ts: str | None,
-    emails: Sequence[str],
-) -> None:
-    metadata = json.dumps(
-        {
-            "channel": channel,
-            "thread_ts": thread_ts,
-            "emails": list(emails),
-            "response_url": shortcut.get("response_url"),
-        }
-    )
-    await client.views_open(
-        trigger_id=shortcut["trigger_id"],
-        view=product_modal(products, emails, metadata),
-    )
 
 
 def product_modal(products: Sequence[str], emails: Sequence[str], metadata: str) -> dict[str, Any]:
@@ -311,9 +214,15 @@ def _option(product: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": product[:75]}, "value": product[:150]}
 
 
-async def handle_product_chosen(
-    view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, services: Services
+async def on_product_chosen(
+    ack: AsyncAck,
+    view: dict[str, Any],
+    actor: Actor,
+    reference: str,
+    replier: Replier,
+    services: Services,
 ) -> None:
+    await ack()
     try:
         metadata = json.loads(view.get("private_metadata") or "{}")
         state = view["state"]["values"][PRODUCT_BLOCK_ID][PRODUCT_ACTION_ID]
@@ -325,14 +234,14 @@ async def handle_product_chosen(
         return
     if product not in services.settings.licensespring_products:
         return
-    actor = Actor(str((body.get("user") or {}).get("id", "")), channel)
     thread_ts = metadata.get("thread_ts")
     await post_lookups(
-        client,
-        actor,
-        str(thread_ts) if thread_ts else None,
+        replace(actor, channel=channel),
+        reference,
+        replier,
+        services,
         (product,),
         emails,
-        services,
         surface="shortcut",
+        thread_ts=str(thread_ts) if thread_ts else None,
     )

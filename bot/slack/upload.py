@@ -14,6 +14,7 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.errors import NotDelivered
 from bot.slack.mrkdwn import escape
 
 log = structlog.get_logger("slack.upload")
@@ -23,35 +24,38 @@ SLACK_UNREACHABLE = "slack_unreachable"
 UPLOAD_TIMEOUT = "upload_timeout"
 
 
-class UploadFailed(Exception):
-    """Slack did not take the file; `hint` says what to do, in one line."""
+class UploadFailed(NotDelivered):
+    """Slack did not take the file; the text says what to do, in one line."""
 
     def __init__(self, code: str) -> None:
         super().__init__(code)
-        self.code = code
+        self.text = _upload_hint(code)
 
     @property
     def hint(self) -> str:
-        code = self.code
-        if code == "missing_scope":
-            return (
-                ":warning: I can't send you files yet: the app lacks the `files:write` or "
-                "`im:write` scope. Ask whoever runs the bot to reinstall it from `manifest.yml`."
-            )
-        if code in {"not_allowed_token_type", "invalid_auth", "not_authed"}:
-            return (
-                f":warning: Slack does not let this bot's token upload files (`{escape(code)}`). "
-                "Ask whoever runs the bot to set `SLACK_BOT_TOKEN` to the app's bot token "
-                "(`xoxb-…`)."
-            )
-        if code == UPLOAD_REFUSED:
-            return ":warning: Slack refused the file upload. Try again in a minute."
-        if code in {UPLOAD_TIMEOUT, SLACK_UNREACHABLE}:
-            return ":hourglass: Slack did not take the file in time. Try again in a minute."
+        return self.text
+
+
+def _upload_hint(code: str) -> str:
+    if code == "missing_scope":
         return (
-            f":warning: Slack refused the export (`{escape(code)}`). Try again; if it keeps "
-            "happening, tell whoever runs the bot."
+            ":warning: I can't send you files yet: the app lacks the `files:write` or "
+            "`im:write` scope. Ask whoever runs the bot to reinstall it from `manifest.yml`."
         )
+    if code in {"not_allowed_token_type", "invalid_auth", "not_authed"}:
+        return (
+            f":warning: Slack does not let this bot's token upload files (`{escape(code)}`). "
+            "Ask whoever runs the bot to set `SLACK_BOT_TOKEN` to the app's bot token "
+            "(`xoxb-…`)."
+        )
+    if code == UPLOAD_REFUSED:
+        return ":warning: Slack refused the file upload. Try again in a minute."
+    if code in {UPLOAD_TIMEOUT, SLACK_UNREACHABLE}:
+        return ":hourglass: Slack did not take the file in time. Try again in a minute."
+    return (
+        f":warning: Slack refused the export (`{escape(code)}`). Try again; if it keeps "
+        "happening, tell whoever runs the bot."
+    )
 
 
 async def upload_to_dm(

@@ -9,19 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
-from bot.lookup import new_reference
+from bot.slack.blocks import render_notice
+from bot.slack.errors import BadInput, NotConfigured
 from bot.slack.mrkdwn import escape
+from bot.slack.parsing import (
+    DEFAULT_THRESHOLD_PCT,
+    ListWatchesRequest,
+    UnwatchRequest,
+    WatchRequest,
+)
+from bot.slack.replier import Replier
 from bot.slack.replies import lookup_error_text
+from bot.slack.services import Services
+from bot.slack.watchview import render_watch_list
 from bot.store import Watch
-
-if TYPE_CHECKING:
-    from bot.slack.app import Services
 
 SNOOZE = timedelta(hours=24)
 INVITE_HINT = "Invite me there with `/invite @License Users`, then run the command again."
@@ -103,6 +110,7 @@ async def create_watch(
     client: AsyncWebClient,
     actor: Actor,
     *,
+    reference: str,
     product: str,
     email: str,
     channel: str,
@@ -116,7 +124,6 @@ async def create_watch(
     problem = await channel_problem(client, channel) if check_channel else None
     if problem is not None:
         return WatchResult(f":x: {problem.for_command()}", field="channel", problem=problem)
-    reference = new_reference()
     outcome = (
         await services.lookups.lookup(
             (product,), email, surface="watch", reference=reference, actor=actor
@@ -213,3 +220,54 @@ async def remove_watch(services: Services, actor: Actor, watch_id: int) -> str:
         return f":x: Watch {watch_id} no longer exists."
     await audit_unwatch(services, actor, removed)
     return f":white_check_mark: Stopped {describe(removed)}."
+
+
+# --- the `watch`, `unwatch` and `watches` subcommands ----------------------------------------
+
+
+async def watch_command(
+    request: WatchRequest, actor: Actor, reference: str, replier: Replier, services: Services
+) -> None:
+    result = await create_watch(
+        services,
+        replier.client,
+        actor,
+        reference=reference,
+        product=request.product,
+        email=request.email,
+        channel=request.channel or actor.channel or "",
+        threshold_pct=request.threshold_pct or DEFAULT_THRESHOLD_PCT,
+    )
+    await replier.private(render_notice(result.text), replace=True)
+
+
+async def unwatch_command(
+    request: UnwatchRequest, actor: Actor, replier: Replier, services: Services
+) -> None:
+    store = services.store
+    if store is None:
+        raise NotConfigured(f":x: {NO_STORE_TEXT}")
+    if request.watch_id is not None:
+        removed = [w for w in [await store.watches.remove(request.watch_id)] if w is not None]
+        missing = f"No watch {request.watch_id}. See `/license-users watches`."
+    else:
+        assert request.email is not None
+        removed = await store.watches.remove_by_email(request.email, actor.channel)
+        missing = (
+            f"No watch of `{escape(request.email)}` in this channel. See `/license-users watches`."
+        )
+    if not removed:
+        raise BadInput(f":x: {missing}")
+    for watch in removed:
+        await audit_unwatch(services, actor, watch)
+    text = ":white_check_mark: Stopped " + ", ".join(describe(w) for w in removed)
+    await replier.private(render_notice(text), replace=True)
+
+
+async def list_command(request: ListWatchesRequest, replier: Replier, services: Services) -> None:
+    store = services.store
+    if store is None:
+        raise NotConfigured(f":x: {NO_STORE_TEXT}")
+    watches = await store.watches.all(request.channel)
+    message = render_watch_list(watches, channel=request.channel, now=datetime.now(UTC))
+    await replier.private(message, replace=True)

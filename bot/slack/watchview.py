@@ -1,10 +1,12 @@
-"""Pure: one watch as a line of mrkdwn (id, customer, product, channel, last check, state)."""
+"""Pure: watches as text: one watch as a line of mrkdwn, and the `watches` list as a message."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.alerts.rules import Snapshot
+from bot.slack.blocks import Message, render_notice
 from bot.slack.mrkdwn import escape, escape_within
 from bot.store import Watch
 
@@ -47,3 +49,32 @@ def ago(delta: timedelta) -> str:
     if seconds < 5400:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h"
+
+
+MAX_LISTED_WATCHES = 100
+_SECTION_CHARS = 2_800
+
+
+def render_watch_list(watches: list[Watch], *, channel: str | None, now: datetime) -> Message:
+    """Pure: the watches, one line each, in sections that respect Block Kit's limits."""
+    where = f" in <#{channel}>" if channel else ""
+    if not watches:
+        return render_notice(f"No watches{where}. Start one with `/license-users watch …`.")
+    lines = [watch_line(w, now) for w in watches[:MAX_LISTED_WATCHES]]
+    if len(watches) > MAX_LISTED_WATCHES:
+        lines.append(f"…and {len(watches) - MAX_LISTED_WATCHES} more.")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Watches ({len(watches)})"}}
+    ]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > _SECTION_CHARS:
+            blocks.append(_section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    blocks.append(_section("\n".join(chunk)))
+    return Message(text=f"{len(watches)} watches{where}", blocks=blocks[:50])
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
