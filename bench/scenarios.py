@@ -43,15 +43,15 @@ from bot.devtools.slack_requests import block_action_body, sign_body
 from bot.export import ENCODING, users_csv
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.models import parse_customer_license_users
-from bot.sandbox import seed
-from bot.slack.app import build_web_client
-from bot.slack.blocks import (
-    ACTION_EXPORT,
+from bot.rendering.blocks import (
     ListState,
     SummaryButtons,
     render_summary,
     state_value,
 )
+from bot.rendering.ids import ActionId
+from bot.sandbox import seed
+from bot.slack.app import build_web_client
 from bot.store import Store
 from bot.summary import summarise
 from bot.userlist import UserIndex, UserQuery
@@ -488,7 +488,7 @@ async def search_export(bench: Bench) -> Figures:
         before = bot.memory()
         pressed = time.perf_counter()
         value = state_value(ListState(PRODUCT, seed.HUGE))
-        status = await _press(bench, bot, ACTION_EXPORT, value)
+        status = await _press(bench, bot, ActionId.EXPORT, value)
         upload = await _wait_for_upload(bench, already, within_s=60.0)
         done = time.perf_counter()
         after = bot.memory()

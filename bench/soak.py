@@ -33,7 +33,7 @@ from bot.devtools.slack_requests import (
     sign_body,
     slash_command_body,
 )
-from bot.slack.blocks import button_value
+from bot.rendering.blocks import button_value
 
 SOAK_RSS_GROWTH_LIMIT_MB = 20.0
 WARM_UP = 500

@@ -23,11 +23,11 @@ from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack, running_fake_slack
 from bot.devtools.servers import serve_in_thread
 from bot.devtools.slack_requests import post_signed_sync, slash_command_body
+from bot.rendering.blocks import Message, render_notice
 from bot.runtime import start_runtime
 from bot.sandbox import seed
 from bot.sandbox.app import create_sandbox_app
 from bot.server import create_server
-from bot.slack.blocks import Message, render_notice
 from bot.slack.terminal import block_kit_builder_url, render_for_terminal
 
 SAMPLE_COMMANDS: tuple[str, ...] = (

@@ -9,17 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.alerts.messages import (
-    ACTION_SHOW_USERS,
-    ACTION_SNOOZE,
-    ACTION_UNWATCH,
-    MAX_LISTED_USERS,
-    render_alert,
-    render_snoozed,
-    render_unwatched,
-    render_watch_paused,
-)
-from bot.alerts.rules import (
+from bot.alert_rules import (
     Alert,
     AlertKind,
     Snapshot,
@@ -27,7 +17,15 @@ from bot.alerts.rules import (
     email_key,
     evaluate,
 )
-from bot.slack.blocks import Message, button_value, check_limits, parse_button_value
+from bot.rendering.alerts import (
+    MAX_LISTED_USERS,
+    render_alert,
+    render_snoozed,
+    render_unwatched,
+    render_watch_paused,
+)
+from bot.rendering.blocks import Message, button_value, check_limits, parse_button_value
+from bot.rendering.ids import ActionId
 
 PRODUCT = "engine"
 EMAIL = "ada@example.com"
@@ -203,7 +201,7 @@ def test_baseline_shows_current_figures_without_arrows() -> None:
         "*Activations*\n48/50 (96%)",
         "*At limit*\n1",
     ]
-    assert set(buttons(message)) == {ACTION_SHOW_USERS, ACTION_SNOOZE, ACTION_UNWATCH}
+    assert set(buttons(message)) == {ActionId.SHOW_USERS, ActionId.SNOOZE, ActionId.UNWATCH}
 
 
 def test_lookup_failing_names_the_code_and_the_backoff() -> None:
@@ -244,17 +242,17 @@ def test_context_names_email_product_and_threshold() -> None:
 
 def test_buttons_and_their_values() -> None:
     found = buttons(render(EXAMPLES[AlertKind.REACHED_LIMIT], watch_id=42))
-    assert list(found) == [ACTION_SHOW_USERS, ACTION_SNOOZE, ACTION_UNWATCH]
-    assert found[ACTION_SHOW_USERS]["value"] == button_value(PRODUCT, EMAIL, 0)
-    assert parse_button_value(found[ACTION_SHOW_USERS]["value"]) == (PRODUCT, EMAIL, 0)
-    assert found[ACTION_SHOW_USERS]["text"]["text"] == "Show users"
-    assert found[ACTION_SNOOZE] == {
+    assert list(found) == [ActionId.SHOW_USERS, ActionId.SNOOZE, ActionId.UNWATCH]
+    assert found[ActionId.SHOW_USERS]["value"] == button_value(PRODUCT, EMAIL, 0)
+    assert parse_button_value(found[ActionId.SHOW_USERS]["value"]) == (PRODUCT, EMAIL, 0)
+    assert found[ActionId.SHOW_USERS]["text"]["text"] == "Show users"
+    assert found[ActionId.SNOOZE] == {
         "type": "button",
         "text": {"type": "plain_text", "text": "Snooze 24h", "emoji": True},
         "action_id": "alert_snooze",
         "value": "42",
     }
-    unwatch = found[ACTION_UNWATCH]
+    unwatch = found[ActionId.UNWATCH]
     assert (unwatch["value"], unwatch["style"]) == ("42", "danger")
     confirm = unwatch["confirm"]
     assert set(confirm) >= {"title", "text", "confirm", "deny"}
@@ -267,7 +265,7 @@ def test_buttons_and_their_values() -> None:
 
 def test_show_users_is_left_out_when_its_value_would_be_too_long() -> None:
     message = render(EXAMPLES[AlertKind.USERS_ADDED], customer_email="a" * 3000 + "@x.io")
-    assert list(buttons(message)) == [ACTION_SNOOZE, ACTION_UNWATCH]
+    assert list(buttons(message)) == [ActionId.SNOOZE, ActionId.UNWATCH]
     assert check_limits(message) == []
 
 

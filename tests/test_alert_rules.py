@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.alerts.rules import (
+from bot.alert_rules import (
     Alert,
     AlertKind,
     FailureState,

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from bot.devtools.fake_slack import FakeSlack, SlackCall
+from bot.rendering.ids import CallbackId
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.slack.modal_views import (
     CHANNEL_BLOCK,
     EMAIL_BLOCK,
-    GLOBAL_SHORTCUT_CALLBACK_ID,
     PRODUCT_BLOCK,
     SEARCH_BLOCK,
     THRESHOLD_BLOCK,
@@ -233,7 +233,7 @@ def test_global_shortcut_opens_the_lookup_modal_and_carries_the_search(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
     bot = start_bot(licensespring_products=PRODUCTS)
-    assert bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID).status_code == 200
+    assert bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT).status_code == 200
     modal = opened(bot.slack)
     assert bot.slack.calls("views.open")[0].args["trigger_id"] == "123.456"
     ack = ack_json(
@@ -255,7 +255,7 @@ def test_global_shortcut_opens_the_lookup_modal_and_carries_the_search(
 
 def test_lookup_modal_field_errors(start_bot: BotFactory, sandbox: SandboxState) -> None:
     bot = start_bot(licensespring_products=PRODUCTS)
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack)
     ack = ack_json(bot.submit(modal, {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: "ada@"}))
     assert ack["response_action"] == "errors"
@@ -272,7 +272,7 @@ def test_unknown_product_typed_without_a_product_list(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
     bot = start_bot(default_product="acme-desktop")
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack)
     product = next(b for b in modal["blocks"] if b["block_id"] == PRODUCT_BLOCK)["element"]
     assert product["type"] == "plain_text_input"
@@ -291,7 +291,7 @@ def test_slow_licensespring_never_keeps_the_submit_spinning(
 ) -> None:
     bot = start_bot(licensespring_products=PRODUCTS)
     sandbox.set_fault(latency_ms=3_500)
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack)
     started = time.monotonic()
     response = bot.submit(modal, {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL})
@@ -310,7 +310,7 @@ def test_dm_refused_by_slack_is_said_in_the_modal(
 ) -> None:
     bot = start_bot(licensespring_products=PRODUCTS)
     bot.slack.fail_next("conversations.open", error="cannot_dm_bot")
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack)
     ack_json(bot.submit(modal, {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL}))
     assert "cannot_dm_bot" in text_of(updated(bot.slack))
@@ -423,12 +423,12 @@ def test_refused_user_sees_one_line_everywhere_and_nothing_runs(
     assert refused_home.args["user_id"] == "UBAD"
     assert len(refused_home.args["view"]["blocks"]) == 1
 
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID, user_id="UBAD")
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT, user_id="UBAD")
     refusal = opened(bot.slack)
     assert "not allowed" in text_of(refusal)
     assert refusal["callback_id"] == "license_users_notice"
 
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack, 2)
     values = {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL}
     ack = ack_json(bot.submit(modal, values, user_id="UBAD"))
@@ -445,7 +445,7 @@ def test_submission_replayed_by_another_user(
     start_bot: BotFactory, sandbox: SandboxState, store_url: str
 ) -> None:
     bot = start_bot(database_url=store_url, licensespring_products=PRODUCTS)
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack)
     values = {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.TYPICAL}
     ack = ack_json(bot.submit(modal, values, user_id="U222"))
@@ -466,7 +466,7 @@ def test_malformed_submissions_get_a_local_answer(
     from bot.devtools.slack_requests import post_signed_sync
 
     bot = start_bot(licensespring_products=PRODUCTS)
-    bot.global_shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)
+    bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
     modal = opened(bot.slack)
     for values in (
         [],

@@ -17,7 +17,7 @@ from bot.licensespring.models import (
     LicenseUser,
     parse_customer_license_users,
 )
-from bot.slack.blocks import (
+from bot.rendering.blocks import (
     BUTTON_VALUE_BUDGET,
     MAX_BLOCK_JSON_CHARS,
     PAGE_SIZE,
@@ -32,7 +32,7 @@ from bot.slack.blocks import (
     render_notice,
     render_summary,
 )
-from bot.slack.mrkdwn import text_cost
+from bot.rendering.mrkdwn import text_cost
 from bot.slack.terminal import BLOCK_KIT_BUILDER_URL, block_kit_builder_url, render_for_terminal
 from bot.summary import Summary, summarise
 

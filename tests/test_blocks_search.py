@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.alerts.rules import AlertKind
+from bot.alert_rules import AlertKind
 from bot.licensespring.models import CustomerLicenseUsers, LicenseUser
-from bot.slack.blocks import (
-    ACTION_EXPORT,
-    ACTION_FILTER,
+from bot.rendering.blocks import (
     BUTTON_VALUE_BUDGET,
     MAX_BLOCK_JSON_CHARS,
     MAX_BLOCKS,
@@ -32,7 +30,8 @@ from bot.slack.blocks import (
     render_user_page,
     state_value,
 )
-from bot.slack.mrkdwn import text_cost
+from bot.rendering.ids import ActionId
+from bot.rendering.mrkdwn import text_cost
 from bot.slack.parsing import MAX_SEARCH_CHARS
 from bot.slack.threads import product_modal
 from bot.summary import Summary, summarise
@@ -134,7 +133,7 @@ def test_a_search_keeps_the_totals_and_says_how_many_match() -> None:
     assert "1 of 5,000 users matches `user00042`." in text
     assert f"Matches 1{DASH}1 of 1" in text
     assert message.text.endswith("1 of 5,000 users matches `user00042`.")
-    for action_id in ("share_summary", "escalate", ACTION_EXPORT):
+    for action_id in ("share_summary", "escalate", ActionId.EXPORT):
         state = parse_state_value(elements(message)[action_id]["value"])
         assert state.query == UserQuery("user00042")
 
@@ -152,7 +151,7 @@ def test_paging_buttons_of_a_filtered_search_carry_the_query() -> None:
         summary.product, EMAIL, 2, UserQuery("example", UserFilter.ACTIVE)
     )
     assert parse_state_value(buttons["page_prev"]["value"]).page == 0
-    menu = buttons[ACTION_FILTER]
+    menu = buttons[ActionId.FILTER]
     assert menu["initial_option"]["value"] == "active"
     assert menu["initial_option"] in menu["options"]
 
@@ -166,8 +165,8 @@ def test_no_match_says_so_without_a_list_or_tools() -> None:
     texts = [b["text"]["text"] for b in message.blocks if b["type"] == "section" and "text" in b]
     assert ":mag: None of the 50 users match `zzz`." in texts
     assert {"type": "divider"} not in message.blocks
-    assert ACTION_EXPORT not in elements(message)
-    assert ACTION_FILTER not in elements(message)
+    assert ActionId.EXPORT not in elements(message)
+    assert ActionId.FILTER not in elements(message)
 
 
 def test_the_menu_lists_only_filters_with_users_and_needs_two() -> None:
@@ -175,7 +174,7 @@ def test_the_menu_lists_only_filters_with_users_and_needs_two() -> None:
         "p", CustomerLicenseUsers(users=(LicenseUser(email="a@x", is_active=True),))
     )
     message = render_summary(one_active, lookup_email=EMAIL, buttons=TOOLS)
-    menu = elements(message)[ACTION_FILTER]
+    menu = elements(message)[ActionId.FILTER]
     assert [o["value"] for o in menu["options"]] == ["all", "active"]
     assert [o["text"]["text"] for o in menu["options"]] == ["All users (1)", "Active (1)"]
 
@@ -204,7 +203,7 @@ def test_visible_replies_show_the_sentence_and_a_show_users_button_with_the_quer
         selection=selected(summary, "user0001"),
     )
     sendable(message)
-    assert ACTION_EXPORT not in elements(message)
+    assert ActionId.EXPORT not in elements(message)
     value = elements(message)["show_users"]["value"]
     assert parse_state_value(value).query == UserQuery("user0001")
 
@@ -214,8 +213,8 @@ def test_long_product_and_email_drop_the_menu_before_the_buttons() -> None:
     email = "e" * 240 + "@x.example"
     message = render_summary(summary, lookup_email=email, buttons=TOOLS)
     sendable(message)
-    assert ACTION_FILTER not in elements(message)  # its block_id would pass 255 characters
-    assert ACTION_EXPORT in elements(message)
+    assert ActionId.FILTER not in elements(message)  # its block_id would pass 255 characters
+    assert ActionId.EXPORT in elements(message)
 
 
 @pytest.mark.parametrize("with_search", [True, False], ids=["search", "no-search"])
@@ -251,7 +250,7 @@ def test_worst_case_page_with_every_tool_stays_within_limits(
     assert len(message.blocks) <= MAX_BLOCKS
     size = block_json_size(message.blocks)
     assert size <= MAX_BLOCK_JSON_CHARS - 600  # room left for one more button (issue 13: Watch)
-    assert {"page_prev", "page_next", "share_summary", "escalate", ACTION_EXPORT} <= set(
+    assert {"page_prev", "page_next", "share_summary", "escalate", ActionId.EXPORT} <= set(
         elements(message)
     )
     print(f"worst case, tools, search={with_search} ({alphabet!r}): {size} chars")

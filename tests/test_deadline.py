@@ -17,9 +17,10 @@ from bot.config import Settings
 from bot.devtools.slack_requests import block_action_body, post_signed_sync
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
+from bot.rendering.blocks import button_value
+from bot.rendering.ids import ActionId
 from bot.sandbox import seed
 from bot.sandbox.app import LOOKUP_PATH, SandboxState
-from bot.slack.blocks import ACTION_RETRY, ACTION_RETRY_THREAD, button_value
 from tests.conftest import SettingsFactory
 from tests.slack_harness import BotFactory
 
@@ -80,7 +81,7 @@ def test_a_hung_license_api_gets_a_failure_reply_within_12_s_of_the_command(
     text = json.dumps(reply)
     assert "did not answer" in text
     assert "Reference:" in text
-    assert _retry_button(reply["blocks"], ACTION_RETRY)["text"]["text"] == "Try again"
+    assert _retry_button(reply["blocks"], ActionId.RETRY)["text"]["text"] == "Try again"
 
 
 @pytest.mark.parametrize("fault", UPSTREAM_BEHAVIOURS.values(), ids=UPSTREAM_BEHAVIOURS.keys())
@@ -95,7 +96,7 @@ def test_every_upstream_failure_mode_answers_the_command_by_the_deadline(
     elapsed = time.monotonic() - started
     assert elapsed <= 2.0 + MARGIN_S, f"the failure reply came {elapsed:.2f} s after the command"
     assert "Reference:" in json.dumps(reply.body)
-    _retry_button(reply.body["blocks"], ACTION_RETRY)
+    _retry_button(reply.body["blocks"], ActionId.RETRY)
 
 
 def test_try_again_runs_the_same_lookup_in_place(
@@ -105,10 +106,10 @@ def test_try_again_runs_the_same_lookup_in_place(
     sandbox.set_fault(**HANG)
     _, url = bot.command(f"{PRODUCT} {seed.TYPICAL}")
     failed = bot.final_response(url)
-    button = _retry_button(failed["blocks"], ACTION_RETRY)
+    button = _retry_button(failed["blocks"], ActionId.RETRY)
     assert button["value"] == button_value(PRODUCT, seed.TYPICAL, 0)
     sandbox.clear_faults()
-    _, again = bot.press(ACTION_RETRY, button["value"])
+    _, again = bot.press(ActionId.RETRY, button["value"])
     replies = bot.slack.wait_for_responses(2, response_id=again.rsplit("/", 1)[1], timeout=10)
     looking, answer = (reply.body for reply in replies)
     assert looking["replace_original"] is True and "again" in looking["text"]
@@ -121,7 +122,7 @@ def test_try_again_runs_the_same_lookup_in_place(
 def test_try_again_is_access_checked(start_bot: BotFactory, sandbox: SandboxState) -> None:
     bot = start_bot(allowed_user_ids=["U111"])
     before = sandbox.stats()["requests"].get(LOOKUP_PATH, 0)
-    _, url = bot.press(ACTION_RETRY, button_value(PRODUCT, seed.TYPICAL, 0), user_id="UOUTSIDER")
+    _, url = bot.press(ActionId.RETRY, button_value(PRODUCT, seed.TYPICAL, 0), user_id="UOUTSIDER")
     refusal = bot.final_response(url)
     assert "not allowed" in json.dumps(refusal).lower() or "access" in json.dumps(refusal).lower()
     assert sandbox.stats()["requests"].get(LOOKUP_PATH, 0) == before
@@ -138,11 +139,11 @@ def test_a_mention_in_a_thread_fails_visibly_by_the_deadline_and_retries_in_plac
     elapsed = time.monotonic() - started
     assert elapsed <= 2.0 + MARGIN_S, f"the thread reply came {elapsed:.2f} s after the mention"
     assert "Reference:" in json.dumps(post.args["blocks"])
-    button = _retry_button(post.args["blocks"], ACTION_RETRY_THREAD)
+    button = _retry_button(post.args["blocks"], ActionId.RETRY_THREAD)
     sandbox.clear_faults()
     response_url = bot.slack.new_response_url()
     body = block_action_body(
-        ACTION_RETRY_THREAD,
+        ActionId.RETRY_THREAD,
         button["value"],
         response_url=response_url,
         blocks=post.args["blocks"],
@@ -166,6 +167,6 @@ def test_a_page_button_fails_by_the_deadline_with_try_again(
     reply = bot.final_response(url)
     elapsed = time.monotonic() - started
     assert elapsed <= 2.0 + MARGIN_S
-    assert _retry_button(reply["blocks"], ACTION_RETRY)["value"] == button_value(
+    assert _retry_button(reply["blocks"], ActionId.RETRY)["value"] == button_value(
         PRODUCT, seed.TYPICAL, 1
     )

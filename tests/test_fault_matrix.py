@@ -74,7 +74,7 @@ def _run_mention(bot: RunningBot, email: str) -> str:
 
 
 def _run_button(bot: RunningBot, email: str) -> str:
-    from bot.slack.blocks import button_value
+    from bot.rendering.blocks import button_value
 
     _, url = bot.press("page_next", button_value("acme-desktop", email, 1))
     return json.dumps(bot.final_response(url))

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.rendering.ids import ActionId
 from bot.slack.home import (
-    ACTION_LOOKUP_AGAIN,
     MAX_HOME_WATCHES,
     HomeContent,
     RecentLookup,
@@ -91,7 +91,7 @@ def test_home_with_lookups_and_watches() -> None:
     view = render_home(HomeContent(lookups(3), watches, 4, NOW))
     assert_valid_view(view)
     text = json.dumps(view)
-    assert buttons(view).count(ACTION_LOOKUP_AGAIN) == 3
+    assert buttons(view).count(ActionId.LOOKUP_AGAIN) == 3
     assert buttons(view).count("alert_snooze") == 4
     assert buttons(view).count("alert_unwatch") == 4
     assert "home_open_lookup" in buttons(view)

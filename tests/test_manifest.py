@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from bot.rendering.ids import CallbackId
 from bot.slack.parsing import COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,15 +28,13 @@ def test_slash_command_is_declared_escaped() -> None:
 
 
 def test_shortcuts_and_events_are_declared() -> None:
-    from bot.slack.modal_views import GLOBAL_SHORTCUT_CALLBACK_ID
-    from bot.slack.threads import SHORTCUT_CALLBACK_ID
 
     shortcuts = manifest()["features"]["shortcuts"]
     assert [(s["type"], s["callback_id"]) for s in shortcuts] == [
-        ("message", SHORTCUT_CALLBACK_ID),
-        ("global", GLOBAL_SHORTCUT_CALLBACK_ID),
+        ("message", CallbackId.MESSAGE_SHORTCUT),
+        ("global", CallbackId.GLOBAL_SHORTCUT),
     ]
-    assert SHORTCUT_CALLBACK_ID != GLOBAL_SHORTCUT_CALLBACK_ID
+    assert CallbackId.MESSAGE_SHORTCUT != CallbackId.GLOBAL_SHORTCUT
     for shortcut in shortcuts:
         assert 1 <= len(shortcut["name"]) <= 24 and len(shortcut["description"]) <= 150
     events = manifest()["settings"]["event_subscriptions"]["bot_events"]
@@ -100,3 +99,16 @@ def test_procfile_runs_http_mode_on_port() -> None:
         line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line
     )
     assert lines["web"].strip() == "python -m bot serve --host 0.0.0.0 --port $PORT"
+
+
+def test_the_bots_name_in_replies_is_its_display_name() -> None:
+    from bot.rendering.ids import BOT_NAME
+
+    assert manifest()["features"]["bot_user"]["display_name"] == BOT_NAME
+
+
+def test_every_shortcut_callback_id_is_one_the_bot_knows() -> None:
+    from bot.rendering.ids import CallbackId
+
+    declared = {s["callback_id"] for s in manifest()["features"]["shortcuts"]}
+    assert declared == {CallbackId.MESSAGE_SHORTCUT, CallbackId.GLOBAL_SHORTCUT}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.slack.mrkdwn import ELLIPSIS, escape, escape_within, one_line, text_cost, truncate
+from bot.rendering.mrkdwn import ELLIPSIS, escape, escape_within, one_line, text_cost, truncate
 
 
 @pytest.mark.parametrize(

@@ -11,16 +11,14 @@ from typing import Any
 import pytest
 
 from bot.export import COLUMNS, ENCODING
-from bot.sandbox import seed
-from bot.sandbox.app import SandboxState
-from bot.slack.blocks import (
-    ACTION_EXPORT,
-    ACTION_FILTER,
-    LIST_TOOLS_BLOCK_ID,
+from bot.rendering.blocks import (
     Message,
     check_limits,
     parse_state_value,
 )
+from bot.rendering.ids import ActionId, BlockId
+from bot.sandbox import seed
+from bot.sandbox.app import SandboxState
 from bot.userlist import UserFilter
 from tests.slack_harness import BotFactory, RunningBot
 from tests.support.blockkit import assert_valid_blocks
@@ -133,20 +131,20 @@ def test_paging_filtering_and_export_keep_the_search_and_reuse_one_answer(
     assert f"Matches 21{DASH}40 of {matching:,} · page 2" in blocks_text(page2)
     assert all("greta" in line.lower() for line in user_lines(page2))
 
-    menu = elements_of(page2)[ACTION_FILTER]
+    menu = elements_of(page2)[ActionId.FILTER]
     options = {o["value"]: o["text"]["text"] for o in menu["options"]}
     assert options["all"] == f"All matches ({matching:,})"
     inactive = int(options["inactive"].rsplit("(", 1)[1].rstrip(")"))
-    _, url = bot.choose(ACTION_FILTER, menu["block_id"], "inactive")
+    _, url = bot.choose(ActionId.FILTER, menu["block_id"], "inactive")
     filtered = bot.final_response(url)
     assert_sendable(filtered)
     assert filtered["replace_original"] is True
     assert f"{inactive} of 5,000 users match `greta` and are inactive." in blocks_text(filtered)
     assert all(":white_circle:" in line for line in user_lines(filtered))
-    assert elements_of(filtered)[ACTION_FILTER]["initial_option"]["value"] == "inactive"
+    assert elements_of(filtered)[ActionId.FILTER]["initial_option"]["value"] == "inactive"
 
-    export = elements_of(filtered)[ACTION_EXPORT]
-    _, url = bot.press(ACTION_EXPORT, export["value"], user_id="U777")
+    export = elements_of(filtered)[ActionId.EXPORT]
+    _, url = bot.press(ActionId.EXPORT, export["value"], user_id="U777")
     [upload] = bot.slack.wait_for_uploads(1, timeout=10)
     rows = list(csv.reader(io.StringIO(upload.content.decode(ENCODING))))
     assert len(rows) == inactive + 1
@@ -161,7 +159,7 @@ def test_a_search_matching_nothing_says_so(start_bot: BotFactory, sandbox: Sandb
     text = blocks_text(body)
     assert ":mag: None of the 5,000 users match `nobody-like-this`." in text
     assert user_lines(body) == []
-    assert ACTION_EXPORT not in elements_of(body)
+    assert ActionId.EXPORT not in elements_of(body)
     assert "None of the 5,000 users match" in body["text"]
 
 
@@ -220,12 +218,12 @@ def test_filter_menu_counts_and_paging_inside_a_filter(
     users = big_users(sandbox)
     # Every user on the initial password, inactive ones included (as the summary counts them).
     initial = sum(1 for u in users if u["is_initial_password"])
-    menu = elements_of(body)[ACTION_FILTER]
+    menu = elements_of(body)[ActionId.FILTER]
     labels = [o["text"]["text"] for o in menu["options"]]
     assert labels[0] == "All users (5,000)"
     assert f"On initial password ({initial:,})" in labels
-    assert menu["block_id"].startswith(f"{LIST_TOOLS_BLOCK_ID}:")
-    _, url = bot.choose(ACTION_FILTER, menu["block_id"], UserFilter.INITIAL_PASSWORD.value)
+    assert menu["block_id"].startswith(f"{BlockId.LIST_TOOLS}:")
+    _, url = bot.choose(ActionId.FILTER, menu["block_id"], UserFilter.INITIAL_PASSWORD.value)
     page1 = bot.final_response(url)
     assert_sendable(page1)
     assert f"{initial:,} of 5,000 users are on the initial password." in blocks_text(page1)
@@ -241,7 +239,7 @@ def test_filter_menu_shows_only_filters_that_have_users(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
     body = answer_to(start_bot(), f"{PRODUCT} {seed.ALL_INACTIVE}")
-    values = [o["value"] for o in elements_of(body)[ACTION_FILTER]["options"]]
+    values = [o["value"] for o in elements_of(body)[ActionId.FILTER]["options"]]
     assert values == ["all", "initpw", "inactive"] or values == ["all", "inactive"]
     assert "active" not in values
     assert "limit" not in values
@@ -251,7 +249,7 @@ def test_a_stale_filter_menu_gets_the_stale_button_reply(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
     bot = start_bot()
-    _, url = bot.choose(ACTION_FILTER, f"{LIST_TOOLS_BLOCK_ID}:not json", "inactive")
+    _, url = bot.choose(ActionId.FILTER, f"{BlockId.LIST_TOOLS}:not json", "inactive")
     assert "no longer valid" in bot.final_response(url)["text"]
 
 
@@ -281,7 +279,7 @@ def test_export_uploads_all_users_to_the_dm_as_safe_csv(
     sandbox.set_users(PRODUCT, INJECTION_CUSTOMER, injection_users())
     bot = start_bot()
     body = answer_to(bot, f"{PRODUCT} {INJECTION_CUSTOMER}")
-    _, url = bot.press(ACTION_EXPORT, elements_of(body)[ACTION_EXPORT]["value"], user_id="U42")
+    _, url = bot.press(ActionId.EXPORT, elements_of(body)[ActionId.EXPORT]["value"], user_id="U42")
     reply = bot.final_response(url)
     [upload] = fake_slack.wait_for_uploads(1, timeout=10)
     assert upload.channel_id == "D42"  # conversations.open(users=U42)
@@ -315,7 +313,7 @@ def test_export_is_an_audit_row_with_the_number_of_rows(
 
     bot = start_bot(database_url=store_url)
     body = answer_to(bot, f"{PRODUCT} {seed.TYPICAL}")
-    _, url = bot.press(ACTION_EXPORT, elements_of(body)[ACTION_EXPORT]["value"])
+    _, url = bot.press(ActionId.EXPORT, elements_of(body)[ActionId.EXPORT]["value"])
     bot.final_response(url)
     wait_until(lambda: any(row.action == "export" for row in audit_rows(store_url)))
     [export] = [row for row in audit_rows(store_url) if row.action == "export"]
@@ -345,7 +343,7 @@ def test_slack_refusing_the_export_gets_a_clear_reply(
     bot = start_bot()
     body = answer_to(bot, f"{PRODUCT} {seed.TYPICAL}")
     fake_slack.fail_next(method, error=error)
-    _, url = bot.press(ACTION_EXPORT, elements_of(body)[ACTION_EXPORT]["value"])
+    _, url = bot.press(ActionId.EXPORT, elements_of(body)[ActionId.EXPORT]["value"])
     reply = bot.final_response(url)
     assert expected in reply["text"]
     assert fake_slack.uploads() == []
@@ -357,7 +355,7 @@ def test_the_upload_url_refusing_the_bytes_gets_a_clear_reply(
     bot = start_bot()
     body = answer_to(bot, f"{PRODUCT} {seed.TYPICAL}")
     fake_slack.fail_uploads(500, times=5)
-    _, url = bot.press(ACTION_EXPORT, elements_of(body)[ACTION_EXPORT]["value"])
+    _, url = bot.press(ActionId.EXPORT, elements_of(body)[ActionId.EXPORT]["value"])
     assert "Slack refused the file upload" in bot.final_response(url)["text"]
     assert fake_slack.uploads() == []
     assert fake_slack.calls("files.completeUploadExternal") == []
@@ -375,10 +373,10 @@ def test_a_refused_user_gets_no_file_and_no_lookup(
     before = lookups_of(sandbox, seed.TYPICAL)
     tools = elements_of(body)
     if surface == "export":
-        ack, url = bot.press(ACTION_EXPORT, tools[ACTION_EXPORT]["value"], user_id="U999")
+        ack, url = bot.press(ActionId.EXPORT, tools[ActionId.EXPORT]["value"], user_id="U999")
     else:
-        menu = tools[ACTION_FILTER]
-        ack, url = bot.choose(ACTION_FILTER, menu["block_id"], "active", user_id="U999")
+        menu = tools[ActionId.FILTER]
+        ack, url = bot.choose(ActionId.FILTER, menu["block_id"], "active", user_id="U999")
     assert ack.status_code == 200
     assert "not allowed" in bot.final_response(url)["text"]
     assert fake_slack.uploads() == []

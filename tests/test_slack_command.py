@@ -13,9 +13,9 @@ from bot.devtools.slack_requests import (
     post_signed_sync,
     slash_command_body,
 )
+from bot.rendering.blocks import Message, check_limits, page_count, parse_button_value
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
-from bot.slack.blocks import Message, check_limits, page_count, parse_button_value
 from tests.slack_harness import BotFactory
 
 
@@ -257,7 +257,7 @@ def test_paging_through_5000_users(start_bot: BotFactory, sandbox: SandboxState)
 
 def test_every_page_of_5000_users_is_within_limits(sandbox: SandboxState) -> None:
     from bot.licensespring.models import parse_customer_license_users
-    from bot.slack.blocks import render_summary
+    from bot.rendering.blocks import render_summary
     from bot.summary import summarise
 
     answer = parse_customer_license_users(sandbox.answer("acme-desktop", seed.BIG))

@@ -25,8 +25,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.messages import render_alert, render_watch_paused
-from bot.alerts.rules import (
+from bot.alert_rules import (
     Alert,
     FailureState,
     Snapshot,
@@ -36,7 +35,8 @@ from bot.alerts.rules import (
 )
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
-from bot.slack.blocks import Message
+from bot.rendering.alerts import render_alert, render_watch_paused
+from bot.rendering.blocks import Message
 from bot.store import CheckResult, Store, Watch
 from bot.store.watches import FAILED, PENDING, SENT, OutboxAlert
 from bot.summary import summarise

@@ -23,11 +23,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor, Auditor
 from bot.config import Settings
-from bot.slack.blocks import render_notice
+from bot.rendering.blocks import render_notice
+from bot.rendering.ids import ActionId, CallbackId
 from bot.slack.home import render_refused_home
 from bot.slack.modal_views import (
     CHANNEL_BLOCK,
-    WATCH_MODAL_CALLBACK_ID,
     notice_modal,
     selected_channel,
 )
@@ -51,7 +51,7 @@ CHANNEL_NOT_ALLOWED_FOR_ALERTS = (
 )
 GROUP_CACHE_TTL_S = 60.0
 # Button presses that post visibly in the channel they were pressed in.
-VISIBLE_ACTIONS = frozenset({"share_summary"})
+VISIBLE_ACTIONS = frozenset({ActionId.SHARE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ def describe_request(body: dict[str, Any], actor: Actor | None) -> AccessRequest
     if kind == "view_submission":
         view = _view(body)
         callback_id = view.get("callback_id")
-        if callback_id == WATCH_MODAL_CALLBACK_ID:  # alerts go to the channel picked
+        if callback_id == CallbackId.WATCH_MODAL:  # alerts go to the channel picked
             return AccessRequest(
                 "view",
                 replace(actor, channel=None),
@@ -211,7 +211,7 @@ def _refusal_ack(wanted: AccessRequest, text: str, reason: str) -> BoltResponse:
         )
     if wanted.kind == "view":
         answer: dict[str, Any]
-        if reason == "channel_not_allowed" and wanted.callback_id == WATCH_MODAL_CALLBACK_ID:
+        if reason == "channel_not_allowed" and wanted.callback_id == CallbackId.WATCH_MODAL:
             answer = {
                 "response_action": "errors",
                 "errors": {CHANNEL_BLOCK: CHANNEL_NOT_ALLOWED_FOR_ALERTS},

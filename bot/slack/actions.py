@@ -4,7 +4,6 @@ try again."""
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,13 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Actor
 from bot.export import export_filename, users_csv
 from bot.lookup import LookupOutcome
-from bot.slack.blocks import (
-    ACTION_ESCALATE,
-    ACTION_EXPORT,
-    ACTION_FILTER,
-    ACTION_RETRY,
-    ACTION_RETRY_THREAD,
-    ACTION_SHARE,
+from bot.rendering.blocks import (
     PAGE_SIZE,
     ListState,
     Message,
@@ -35,8 +28,9 @@ from bot.slack.blocks import (
     render_user_page,
     shown_search,
 )
+from bot.rendering.ids import SHOW_USERS_PATTERN, ActionId
+from bot.rendering.mrkdwn import escape
 from bot.slack.errors import NotConfigured, NotDelivered, NotInChannel, StaleButton, UpstreamFailed
-from bot.slack.mrkdwn import escape
 from bot.slack.replier import Replier
 from bot.slack.replies import THREAD_BUTTONS, lookup_message, private_buttons
 from bot.slack.services import Services
@@ -45,8 +39,6 @@ from bot.summary import Summary
 from bot.tasks import TaskTracker
 from bot.userlist import Selection, UserFilter, everyone
 
-PAGE_ACTIONS = re.compile(r"^page_(prev|next)$")
-SHOW_USERS_ACTIONS = re.compile(r"^show_users(_\d+)?$")
 # An escalation thread carries at most this many pages of users; the rest is a note.
 MAX_ESCALATION_PAGES = 5
 # From the press to the file in the requester's DM (three Slack calls and the upload).
@@ -56,14 +48,15 @@ _LARGE_EXPORT = 2_000
 
 
 def register(app: AsyncApp, tasks: TaskTracker) -> None:
-    app.action(ACTION_RETRY)(tasks.listener(retry))
-    app.action(ACTION_RETRY_THREAD)(tasks.listener(retry_in_thread))
-    app.action(PAGE_ACTIONS)(tasks.listener(page))
-    app.action(ACTION_FILTER)(tasks.listener(page))  # a filter re-renders page 0 in place
-    app.action(SHOW_USERS_ACTIONS)(tasks.listener(show_users))
-    app.action(ACTION_SHARE)(tasks.listener(share))
-    app.action(ACTION_ESCALATE)(tasks.listener(escalate))
-    app.action(ACTION_EXPORT)(tasks.listener(export))
+    app.action(ActionId.RETRY)(tasks.listener(retry))
+    app.action(ActionId.RETRY_THREAD)(tasks.listener(retry_in_thread))
+    app.action(ActionId.PAGE_PREV)(tasks.listener(page))
+    app.action(ActionId.PAGE_NEXT)(tasks.listener(page))
+    app.action(ActionId.FILTER)(tasks.listener(page))  # a filter re-renders page 0 in place
+    app.action(SHOW_USERS_PATTERN)(tasks.listener(show_users))
+    app.action(ActionId.SHARE)(tasks.listener(share))
+    app.action(ActionId.ESCALATE)(tasks.listener(escalate))
+    app.action(ActionId.EXPORT)(tasks.listener(export))
 
 
 # --- what a button asks for ------------------------------------------------------------------
@@ -79,7 +72,7 @@ def list_state_of(body: dict[str, Any]) -> ListState:
     """What the pressed button or chosen menu item asks for; StaleButton if it is not ours."""
     action = _action(body)
     try:
-        if action.get("action_id") == ACTION_FILTER:
+        if action.get("action_id") == ActionId.FILTER:
             chosen = (action.get("selected_option") or {}).get("value", "")
             return parse_filter_choice(str(action.get("block_id", "")), str(chosen))
         return parse_state_value(str(action.get("value", "")))
@@ -232,7 +225,7 @@ async def _retry(
         else private_buttons(services.settings, has_store=services.store is not None),
         page=pressed.state.page,
         include_users=not in_thread,
-        retry_action=ACTION_RETRY_THREAD if in_thread else ACTION_RETRY,
+        retry_action=ActionId.RETRY_THREAD if in_thread else ActionId.RETRY,
     )
     await answer(message, replace=True)
 

@@ -22,9 +22,9 @@ from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService, new_reference
 from bot.metrics import Metrics
+from bot.rendering.blocks import render_notice
 from bot.slack import actions, apphome, commands, forms, threads, watching
 from bot.slack.access import AccessMiddleware, AccessPolicy
-from bot.slack.blocks import render_notice
 from bot.slack.context import RequestContextMiddleware
 from bot.slack.dedupe import DedupeMiddleware
 from bot.slack.errors import INTERNAL_ERROR_TEXT, UserFacingError

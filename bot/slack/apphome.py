@@ -7,12 +7,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit import Actor
-from bot.slack.blocks import parse_state_value
+from bot.rendering.blocks import parse_state_value
+from bot.rendering.ids import ActionId
+from bot.rendering.mrkdwn import escape_within
 from bot.slack.dm_lookup import answer_in_dm
-from bot.slack.home import ACTION_HOME_LOOKUP, ACTION_HOME_WATCH, ACTION_LOOKUP_AGAIN
 from bot.slack.home_publish import publish_home
 from bot.slack.modal_views import FormOrigin, lookup_modal, watch_modal
-from bot.slack.mrkdwn import escape_within
 from bot.slack.replier import Replier
 from bot.slack.services import Services
 from bot.tasks import TaskTracker
@@ -22,9 +22,9 @@ STALE_HOME_BUTTON = ":warning: That button is out of date; this page has been re
 
 def register(app: AsyncApp, tasks: TaskTracker) -> None:
     app.event("app_home_opened")(tasks.listener(on_home_opened))
-    app.action(ACTION_HOME_LOOKUP)(tasks.listener(open_lookup))
-    app.action(ACTION_HOME_WATCH)(tasks.listener(open_watch))
-    app.action(ACTION_LOOKUP_AGAIN)(tasks.listener(lookup_again))
+    app.action(ActionId.HOME_LOOKUP)(tasks.listener(open_lookup))
+    app.action(ActionId.HOME_WATCH)(tasks.listener(open_watch))
+    app.action(ActionId.LOOKUP_AGAIN)(tasks.listener(lookup_again))
 
 
 async def on_home_opened(

@@ -7,9 +7,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit import Actor
+from bot.rendering.blocks import shown_search
+from bot.rendering.mrkdwn import escape
 from bot.slack import watchops
-from bot.slack.blocks import shown_search
-from bot.slack.mrkdwn import escape
 from bot.slack.parsing import (
     COMMAND,
     HelpRequest,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.lookup import LookupOutcome
+from bot.rendering.mrkdwn import escape_within
 from bot.slack.errors import NotDelivered
-from bot.slack.mrkdwn import escape_within
 from bot.slack.replier import Replier
 from bot.slack.replies import lookup_message, private_buttons
 from bot.slack.services import Services

@@ -8,15 +8,16 @@ a bug: the user gets the generic reply with that same reference, and the log has
 
 from __future__ import annotations
 
-from bot.slack.blocks import Message, render_notice
-from bot.slack.mrkdwn import escape
+from bot.rendering.blocks import Message, render_notice
+from bot.rendering.ids import INVITE_COMMAND
+from bot.rendering.mrkdwn import escape
 
 INTERNAL_ERROR_TEXT = (
     ":warning: Something went wrong on our side. Try again; if it keeps happening, "
     "give this reference to whoever runs the bot."
 )
 STALE_BUTTON_TEXT = ":warning: That button is no longer valid. Run the command again."
-INVITE_HINT = "Invite me with `/invite @License Users` and try again."
+INVITE_HINT = f"Invite me with `{INVITE_COMMAND}` and try again."
 
 # Slack's answers when the bot may not post in a conversation, and what to tell the user.
 CHANNEL_ERROR_HINTS: dict[str, str] = {

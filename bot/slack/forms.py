@@ -14,14 +14,13 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit import Actor
-from bot.slack.blocks import ACTION_WATCH, parse_state_value
+from bot.rendering.blocks import parse_state_value
+from bot.rendering.ids import ActionId, CallbackId
+from bot.rendering.mrkdwn import escape_within
 from bot.slack.dm_lookup import answer_in_dm
 from bot.slack.home_publish import publish_home
 from bot.slack.modal_views import (
     CHANNEL_BLOCK,
-    GLOBAL_SHORTCUT_CALLBACK_ID,
-    LOOKUP_MODAL_CALLBACK_ID,
-    WATCH_MODAL_CALLBACK_ID,
     FormOrigin,
     LookupForm,
     WatchForm,
@@ -32,7 +31,6 @@ from bot.slack.modal_views import (
     read_watch_form,
     watch_modal,
 )
-from bot.slack.mrkdwn import escape_within
 from bot.slack.replier import Replier
 from bot.slack.replies import lookup_error_text
 from bot.slack.services import Services
@@ -54,10 +52,10 @@ OTHER_USERS_FORM = (
 
 
 def register(app: AsyncApp, tasks: TaskTracker) -> None:
-    app.shortcut(GLOBAL_SHORTCUT_CALLBACK_ID)(tasks.listener(on_global_shortcut))
-    app.action(ACTION_WATCH)(tasks.listener(on_watch_button))
-    app.view(LOOKUP_MODAL_CALLBACK_ID)(tasks.listener(on_lookup_submitted))
-    app.view(WATCH_MODAL_CALLBACK_ID)(tasks.listener(on_watch_submitted))
+    app.shortcut(CallbackId.GLOBAL_SHORTCUT)(tasks.listener(on_global_shortcut))
+    app.action(ActionId.WATCH)(tasks.listener(on_watch_button))
+    app.view(CallbackId.LOOKUP_MODAL)(tasks.listener(on_lookup_submitted))
+    app.view(CallbackId.WATCH_MODAL)(tasks.listener(on_watch_submitted))
 
 
 async def on_global_shortcut(

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.alerts.messages import ACTION_SNOOZE, ACTION_UNWATCH
-from bot.slack.blocks import (
+from bot.rendering.blocks import (
     Block,
     affordable_button_value,
     button_element,
@@ -24,14 +23,10 @@ from bot.slack.blocks import (
     plain_text,
     section_block,
 )
-from bot.slack.mrkdwn import escape_within
+from bot.rendering.ids import BOT_NAME, ActionId, BlockId
+from bot.rendering.mrkdwn import escape_within
 from bot.slack.watchview import last_check, watch_state
 from bot.store import Watch
-
-ACTION_HOME_LOOKUP = "home_open_lookup"
-ACTION_HOME_WATCH = "home_open_watch"
-ACTION_LOOKUP_AGAIN = "home_lookup_again"
-HOME_ACTIONS_BLOCK_ID = "home_actions"
 
 MAX_HOME_LOOKUPS = 10
 MAX_HOME_WATCHES = 30
@@ -62,17 +57,17 @@ class HomeContent:
 
 def render_home(content: HomeContent) -> dict[str, Any]:
     blocks: list[Block] = [
-        header_block("License Users"),
+        header_block(BOT_NAME),
         section_block(
             "Look up a customer's LicenseSpring license users (the answer comes to your "
             "direct messages), or watch a customer for a channel."
         ),
         {
             "type": "actions",
-            "block_id": HOME_ACTIONS_BLOCK_ID,
+            "block_id": BlockId.HOME_ACTIONS,
             "elements": [
-                {**button_element("Look up", ACTION_HOME_LOOKUP, "lookup"), "style": "primary"},
-                button_element("Watch a customer…", ACTION_HOME_WATCH, "watch"),
+                {**button_element("Look up", ActionId.HOME_LOOKUP, "lookup"), "style": "primary"},
+                button_element("Watch a customer…", ActionId.HOME_WATCH, "watch"),
             ],
         },
     ]
@@ -118,7 +113,7 @@ def _lookup_blocks(lookups: Sequence[RecentLookup], now: datetime) -> list[Block
         )
         value = affordable_button_value(lookup.product, lookup.customer_email, 0)
         if value is not None:
-            block["accessory"] = button_element("Look up again", ACTION_LOOKUP_AGAIN, value)
+            block["accessory"] = button_element("Look up again", ActionId.LOOKUP_AGAIN, value)
         blocks.append(block)
     return blocks
 
@@ -148,9 +143,9 @@ def _watch_blocks(content: HomeContent) -> list[Block]:
                 "type": "actions",
                 "block_id": f"watch_{watch.id}",
                 "elements": [
-                    button_element("Snooze 24h", ACTION_SNOOZE, str(watch.id)),
+                    button_element("Snooze 24h", ActionId.SNOOZE, str(watch.id)),
                     {
-                        **button_element("Unwatch", ACTION_UNWATCH, str(watch.id)),
+                        **button_element("Unwatch", ActionId.UNWATCH, str(watch.id)),
                         "style": "danger",
                         "confirm": _unwatch_confirm(email),
                     },

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.emails import normalise_email
-from bot.slack.blocks import plain_text, section_block
-from bot.slack.mrkdwn import truncate
+from bot.rendering.blocks import plain_text, section_block
+from bot.rendering.ids import INVITE_COMMAND, CallbackId
+from bot.rendering.mrkdwn import truncate
 from bot.slack.parsing import (
     DEFAULT_THRESHOLD_PCT,
     MAX_SEARCH_CHARS,
@@ -21,11 +22,6 @@ from bot.slack.parsing import (
     is_product_code,
     parse_search,
 )
-
-GLOBAL_SHORTCUT_CALLBACK_ID = "lookup_license_users_global"
-LOOKUP_MODAL_CALLBACK_ID = "lookup_modal"
-WATCH_MODAL_CALLBACK_ID = "watch_modal"
-NOTICE_MODAL_CALLBACK_ID = "license_users_notice"
 
 PRODUCT_BLOCK, PRODUCT_ACTION = "form_product", "product"
 EMAIL_BLOCK, EMAIL_ACTION = "form_email", "email"
@@ -96,7 +92,7 @@ def lookup_modal(
             max_length=MAX_SEARCH_CHARS,
         ),
     ]
-    return _modal(LOOKUP_MODAL_CALLBACK_ID, "Look up license users", blocks, origin, "Look up")
+    return _modal(CallbackId.LOOKUP_MODAL, "Look up license users", blocks, origin, "Look up")
 
 
 def watch_modal(
@@ -134,7 +130,7 @@ def watch_modal(
             "type": "input",
             "block_id": CHANNEL_BLOCK,
             "label": plain_text("Post alerts in"),
-            "hint": plain_text("I must be a member: /invite @License Users there first."),
+            "hint": plain_text(f"I must be a member: {INVITE_COMMAND} there first."),
             "element": picker,
         },
         {
@@ -151,14 +147,14 @@ def watch_modal(
             },
         },
     ]
-    return _modal(WATCH_MODAL_CALLBACK_ID, "Watch a customer", blocks, origin, "Watch")
+    return _modal(CallbackId.WATCH_MODAL, "Watch a customer", blocks, origin, "Watch")
 
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     """A modal that only says something (progress, result, refusal); `text` is mrkdwn."""
     return {
         "type": "modal",
-        "callback_id": NOTICE_MODAL_CALLBACK_ID,
+        "callback_id": CallbackId.NOTICE_MODAL,
         "title": plain_text(truncate(title, _MAX_TITLE_CHARS)),
         "close": plain_text("Close"),
         "blocks": [section_block(text)],

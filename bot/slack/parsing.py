@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.emails import looks_like_email, normalise_email
-from bot.slack.mrkdwn import escape_within, one_line
+from bot.rendering.mrkdwn import escape_within, one_line
 
 COMMAND = "/license-users"
 _PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")

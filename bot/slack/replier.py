@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor
-from bot.slack.blocks import Message
+from bot.rendering.blocks import Message
 from bot.slack.errors import NotDelivered, NotInChannel
 
 log = structlog.get_logger("slack.replier")

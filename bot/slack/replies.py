@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from bot.config import Settings
 from bot.licensespring.errors import LicenseApiError
 from bot.lookup import LookupOutcome
-from bot.slack.blocks import (
-    ACTION_RETRY,
+from bot.rendering.blocks import (
     Message,
     SummaryButtons,
     affordable_button_value,
@@ -16,7 +15,8 @@ from bot.slack.blocks import (
     render_notice,
     render_summary,
 )
-from bot.slack.mrkdwn import escape
+from bot.rendering.ids import ActionId
+from bot.rendering.mrkdwn import escape
 from bot.summary import Summary
 from bot.userlist import EVERYONE
 
@@ -75,7 +75,7 @@ def lookup_message(
     buttons: SummaryButtons,
     page: int = 0,
     include_users: bool = True,
-    retry_action: str = ACTION_RETRY,
+    retry_action: str = ActionId.RETRY,
 ) -> Message:
     """The reply to a lookup of one e-mail in one or several products.
 

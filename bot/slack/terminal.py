@@ -7,7 +7,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from bot.slack.blocks import Block, Message
+from bot.rendering.blocks import Block, Message
 
 BLOCK_KIT_BUILDER_URL = "https://app.slack.com/block-kit-builder#"
 

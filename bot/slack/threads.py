@@ -17,9 +17,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.audit import Actor
 from bot.emails import emails_in_text
-from bot.slack.blocks import ACTION_RETRY_THREAD, Message, render_notice
+from bot.rendering.blocks import Message, render_notice
+from bot.rendering.ids import BOT_NAME, ActionId, CallbackId
+from bot.rendering.mrkdwn import escape
 from bot.slack.errors import BadInput, NotConfigured, NotInChannel
-from bot.slack.mrkdwn import escape
 from bot.slack.parsing import HelpRequest, InvalidRequest, LookupRequest, parse_command, usage
 from bot.slack.replier import Replier
 from bot.slack.replies import THREAD_BUTTONS, lookup_message
@@ -29,8 +30,6 @@ from bot.userlist import EVERYONE, UserQuery
 
 log = structlog.get_logger("slack.threads")
 
-SHORTCUT_CALLBACK_ID = "lookup_license_users"
-PRODUCT_MODAL_CALLBACK_ID = "choose_product"
 PRODUCT_BLOCK_ID = "product"
 PRODUCT_ACTION_ID = "product_choice"
 MAX_EMAILS_PER_SHORTCUT = 5
@@ -39,8 +38,8 @@ _LEADING_MENTIONS = re.compile(r"^(\s*<@[A-Z0-9]+(?:\|[^>]*)?>)+")
 
 def register(app: AsyncApp, tasks: TaskTracker) -> None:
     app.event("app_mention")(tasks.listener(on_mention))
-    app.shortcut(SHORTCUT_CALLBACK_ID)(tasks.listener(on_shortcut))
-    app.view(PRODUCT_MODAL_CALLBACK_ID)(tasks.listener(on_product_chosen))
+    app.shortcut(CallbackId.MESSAGE_SHORTCUT)(tasks.listener(on_shortcut))
+    app.view(CallbackId.PRODUCT_MODAL)(tasks.listener(on_product_chosen))
 
 
 def mention_text(text: str) -> str:
@@ -66,7 +65,7 @@ async def on_mention(
             else ":x: Watches are managed with `/license-users watch …`.\n"
         )
         text = reason + usage(settings.licensespring_products, settings.default_product).replace(
-            "/license-users", "@License Users"
+            "/license-users", f"@{BOT_NAME}"
         )
         await _reply_or_tell(replier, render_notice(text))
         return
@@ -110,7 +109,7 @@ async def post_lookups(
             reference=reference,
             buttons=THREAD_BUTTONS,
             include_users=False,
-            retry_action=ACTION_RETRY_THREAD,
+            retry_action=ActionId.RETRY_THREAD,
         )
         delivered = await _reply_or_tell(replier, message, thread_ts=thread_ts)
         await services.auditor.record(
@@ -188,7 +187,7 @@ def product_modal(products: Sequence[str], emails: Sequence[str], metadata: str)
     who = ", ".join(f"`{escape(e)}`" for e in emails)
     return {
         "type": "modal",
-        "callback_id": PRODUCT_MODAL_CALLBACK_ID,
+        "callback_id": CallbackId.PRODUCT_MODAL,
         "private_metadata": metadata,
         "title": {"type": "plain_text", "text": "License users"},
         "submit": {"type": "plain_text", "text": "Look up"},

@@ -14,8 +14,8 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.rendering.mrkdwn import escape
 from bot.slack.errors import NotDelivered
-from bot.slack.mrkdwn import escape
 
 log = structlog.get_logger("slack.upload")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.alerts.messages import ACTION_SNOOZE, ACTION_UNWATCH
 from bot.audit import Actor
-from bot.slack.blocks import render_notice
+from bot.rendering.blocks import render_notice
+from bot.rendering.ids import ActionId
 from bot.slack.errors import StaleButton
 from bot.slack.home_publish import publish_home
 from bot.slack.replier import Replier
@@ -20,8 +20,8 @@ STALE_WATCH_BUTTON = ":warning: That button is no longer valid."
 
 
 def register(app: AsyncApp, tasks: TaskTracker) -> None:
-    app.action(ACTION_SNOOZE)(tasks.listener(snooze))
-    app.action(ACTION_UNWATCH)(tasks.listener(unwatch))
+    app.action(ActionId.SNOOZE)(tasks.listener(snooze))
+    app.action(ActionId.UNWATCH)(tasks.listener(unwatch))
 
 
 async def snooze(

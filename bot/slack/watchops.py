@@ -15,9 +15,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Actor
-from bot.slack.blocks import render_notice
+from bot.rendering.blocks import render_notice
+from bot.rendering.ids import INVITE_COMMAND
+from bot.rendering.mrkdwn import escape
 from bot.slack.errors import BadInput, NotConfigured
-from bot.slack.mrkdwn import escape
 from bot.slack.parsing import (
     DEFAULT_THRESHOLD_PCT,
     ListWatchesRequest,
@@ -31,7 +32,7 @@ from bot.slack.watchview import render_watch_list
 from bot.store import Watch
 
 SNOOZE = timedelta(hours=24)
-INVITE_HINT = "Invite me there with `/invite @License Users`, then run the command again."
+INVITE_HINT = f"Invite me there with `{INVITE_COMMAND}`, then run the command again."
 NO_STORE_TEXT = "Alerts need a store (DATABASE_URL)."
 
 ProblemKind = Literal["not_a_channel", "cannot_see", "slack_error", "archived", "not_member"]
@@ -60,7 +61,7 @@ class ChannelProblem:
 
     def for_form(self) -> str:
         """Plain text, for an error under a modal's channel picker."""
-        invite = "Invite me there with /invite @License Users, then submit again."
+        invite = f"Invite me there with {INVITE_COMMAND}, then submit again."
         if self.kind == "not_a_channel":
             return "Alerts go to a channel: pick a public or private channel."
         if self.kind == "cannot_see":

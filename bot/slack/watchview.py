@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.alerts.rules import Snapshot
-from bot.slack.blocks import Message, render_notice
-from bot.slack.mrkdwn import escape, escape_within
+from bot.alert_rules import Snapshot
+from bot.rendering.blocks import Message, render_notice
+from bot.rendering.mrkdwn import escape, escape_within
 from bot.store import Watch
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.licensespring.models import Customer, LicenseUser
-from bot.slack.mrkdwn import escape_within, one_line, text_cost, truncate
+from bot.rendering.ids import ActionId, BlockId
+from bot.rendering.mrkdwn import escape_within, one_line, text_cost, truncate
 from bot.summary import Activations, Concern, Summary, concern_of
 from bot.userlist import EVERYONE, Selection, UserFilter, UserQuery, everyone
 
@@ -47,21 +48,6 @@ BUTTON_VALUE_BUDGET = 400
 """Buttons are left out when a value's `text_cost` would exceed this (an absurdly long product
 or e-mail); it bounds the actions block's share of the JSON budget."""
 
-SUMMARY_ACTIONS_BLOCK_ID = "summary_actions"
-ACTION_PAGE_PREV = "page_prev"
-ACTION_PAGE_NEXT = "page_next"
-ACTION_SHARE = "share_summary"
-ACTION_ESCALATE = "escalate"
-ACTION_SHOW_USERS_PREFIX = "show_users_"
-ACTION_SHOW_USERS = "show_users"
-ACTION_RETRY = "retry_lookup"  # a failed private lookup: run it again in place
-ACTION_RETRY_THREAD = "retry_thread_lookup"  # a failed thread reply: run it again in place
-RETRY_ACTIONS_BLOCK_ID = "retry_actions"
-ACTION_WATCH = "watch_open"  # opens the watch modal for this customer
-ACTION_FILTER = "user_filter"
-ACTION_EXPORT = "export_csv"
-LIST_TOOLS_BLOCK_ID = "user_list"
-"""The filter menu's block: its block_id is `user_list:<state value>` (a menu has no value)."""
 
 MISSING = "—"
 _EN_DASH = "\u2013"
@@ -206,13 +192,13 @@ def filter_block_id(state: ListState) -> str | None:
     value = affordable_state_value(ListState(state.product, state.email, 0, state.query))
     if value is None:
         return None
-    block_id = f"{LIST_TOOLS_BLOCK_ID}:{value}"
+    block_id = f"{BlockId.LIST_TOOLS}:{value}"
     return block_id if len(block_id) <= MAX_ID_CHARS else None
 
 
 def parse_filter_choice(block_id: str, chosen: str) -> ListState:
     """The state a filter menu choice leads to: page 0 of the chosen filter; ValueError if bad."""
-    prefix = f"{LIST_TOOLS_BLOCK_ID}:"
+    prefix = f"{BlockId.LIST_TOOLS}:"
     if not isinstance(block_id, str) or not block_id.startswith(prefix):
         raise ValueError("not a filter menu")
     state = parse_state_value(block_id.removeprefix(prefix))
@@ -224,7 +210,7 @@ def parse_filter_choice(block_id: str, chosen: str) -> ListState:
 
 
 # ---------------------------------------------------------------------------------------------
-# Block Kit building blocks (public: other renderers, e.g. bot.alerts.messages, build on them).
+# Block Kit building blocks (public: other renderers, e.g. bot.rendering.alerts, build on them).
 # They bound lengths by truncating; escaping outside text is the caller's job.
 
 
@@ -576,17 +562,17 @@ def _summary_actions(
     page = state.page
     wanted: list[tuple[str, str, int]] = []
     if navigate and page > 0:
-        wanted.append(("Previous", ACTION_PAGE_PREV, page - 1))
+        wanted.append(("Previous", ActionId.PAGE_PREV, page - 1))
     if navigate and page + 1 < pages:
-        wanted.append(("Next", ACTION_PAGE_NEXT, page + 1))
+        wanted.append(("Next", ActionId.PAGE_NEXT, page + 1))
     if buttons.show_users and not navigate and selection.users:
-        wanted.append(("Show users", ACTION_SHOW_USERS, 0))
+        wanted.append(("Show users", ActionId.SHOW_USERS, 0))
     if buttons.share:
-        wanted.append(("Share in channel", ACTION_SHARE, page))
+        wanted.append(("Share in channel", ActionId.SHARE, page))
     if buttons.escalate:
-        wanted.append(("Escalate", ACTION_ESCALATE, page))
+        wanted.append(("Escalate", ActionId.ESCALATE, page))
     if buttons.watch:
-        wanted.append(("Watch…", ACTION_WATCH, 0))
+        wanted.append(("Watch…", ActionId.WATCH, 0))
     elements: list[dict[str, Any]] = []
     for text, action_id, target_page in wanted:
         value = affordable_state_value(
@@ -597,7 +583,7 @@ def _summary_actions(
         elements.append(button_element(text, action_id, value))
     if not elements:
         return None
-    return {"type": "actions", "block_id": SUMMARY_ACTIONS_BLOCK_ID, "elements": elements}
+    return {"type": "actions", "block_id": BlockId.SUMMARY_ACTIONS, "elements": elements}
 
 
 def _list_tools(selection: Selection, state: ListState) -> Block | None:
@@ -610,10 +596,10 @@ def _list_tools(selection: Selection, state: ListState) -> Block | None:
     menu = filter_menu(selection) if block_id is not None else None
     if menu is not None:
         elements.append(menu)
-    elements.append(button_element("Export CSV", ACTION_EXPORT, export_value))
+    elements.append(button_element("Export CSV", ActionId.EXPORT, export_value))
     return {
         "type": "actions",
-        "block_id": block_id if menu is not None and block_id else LIST_TOOLS_BLOCK_ID,
+        "block_id": block_id if menu is not None and block_id else BlockId.LIST_TOOLS,
         "elements": elements,
     }
 
@@ -630,7 +616,7 @@ def filter_menu(selection: Selection) -> dict[str, Any] | None:
         return None
     return {
         "type": "static_select",
-        "action_id": ACTION_FILTER,
+        "action_id": ActionId.FILTER,
         "placeholder": plain_text("Filter users"),
         "options": options,
         "initial_option": _filter_option(chosen, selection),
@@ -756,7 +742,7 @@ def _product_section(
     value = affordable_button_value(product, lookup_email, 0, query)
     if value is not None:
         block["accessory"] = button_element(
-            f"Show users ({name})", f"{ACTION_SHOW_USERS_PREFIX}{index}", value
+            f"Show users ({name})", ActionId.SHOW_USERS.indexed(index), value
         )
     return block
 
@@ -798,7 +784,7 @@ def render_notice(
     if retry is not None:
         action_id, value = retry
         button = {**button_element("Try again", action_id, value), "style": "primary"}
-        blocks.append({"type": "actions", "block_id": RETRY_ACTIONS_BLOCK_ID, "elements": [button]})
+        blocks.append({"type": "actions", "block_id": BlockId.RETRY_ACTIONS, "elements": [button]})
     return Message(text=truncate(body, MAX_FALLBACK_TEXT_CHARS), blocks=blocks)
 
 

@@ -12,10 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.alerts.rules import Alert, AlertKind, Snapshot, UserState, email_key
+from bot.alert_rules import Alert, AlertKind, Snapshot, UserState, email_key
 from bot.licensespring.errors import hint_for
-from bot.slack.blocks import (
-    ACTION_SHOW_USERS,
+from bot.rendering.blocks import (
     MAX_FALLBACK_TEXT_CHARS,
     MISSING,
     Block,
@@ -31,13 +30,10 @@ from bot.slack.blocks import (
     render_notice,
     section_block,
 )
-from bot.slack.mrkdwn import escape_within, truncate
+from bot.rendering.ids import INVITE_COMMAND, ActionId, BlockId
+from bot.rendering.mrkdwn import escape_within, truncate
 
 __all__ = [
-    "ACTION_SHOW_USERS",
-    "ACTION_SNOOZE",
-    "ACTION_UNWATCH",
-    "ALERT_ACTIONS_BLOCK_ID",
     "MAX_LISTED_USERS",
     "render_alert",
     "render_snoozed",
@@ -45,9 +41,6 @@ __all__ = [
     "render_watch_paused",
 ]
 
-ACTION_SNOOZE = "alert_snooze"
-ACTION_UNWATCH = "alert_unwatch"
-ALERT_ACTIONS_BLOCK_ID = "alert_actions"
 
 MAX_LISTED_USERS = 10
 """Users named in one alert; the rest are counted as "…and N more"."""
@@ -347,13 +340,13 @@ def _actions(watch_id: int, product: str, customer_email: str) -> Block:
     elements: list[dict[str, Any]] = []
     value = affordable_button_value(product, customer_email, 0)
     if value is not None:
-        elements.append(button_element("Show users", ACTION_SHOW_USERS, value))
-    elements.append(button_element("Snooze 24h", ACTION_SNOOZE, str(watch_id)))
-    unwatch = button_element("Unwatch", ACTION_UNWATCH, str(watch_id))
+        elements.append(button_element("Show users", ActionId.SHOW_USERS, value))
+    elements.append(button_element("Snooze 24h", ActionId.SNOOZE, str(watch_id)))
+    unwatch = button_element("Unwatch", ActionId.UNWATCH, str(watch_id))
     unwatch["style"] = "danger"
     unwatch["confirm"] = _unwatch_confirm(customer_email)
     elements.append(unwatch)
-    return {"type": "actions", "block_id": ALERT_ACTIONS_BLOCK_ID, "elements": elements}
+    return {"type": "actions", "block_id": BlockId.ALERT_ACTIONS, "elements": elements}
 
 
 def _unwatch_confirm(customer_email: str) -> dict[str, Any]:
@@ -416,7 +409,7 @@ def render_watch_paused(
     if reason_code == "is_archived":
         remedy = f"Run {command} in another channel to get them again."
     else:
-        remedy = f"Invite me with `/invite @License Users` and run {command} again."
+        remedy = f"Invite me with `{INVITE_COMMAND}` and run {command} again."
     text = f":pause_button: I stopped posting alerts for {email} in {channel}: {reason}. {remedy}"
     return render_notice(text)
 
