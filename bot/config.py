@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     licensespring_max_retries: int = Field(default=2, ge=0, le=10)
     # LicenseSpring's flood limit is 50/s per credential; bursts ride on top of the rate.
     licensespring_rate_limit: float = Field(default=20.0, gt=0, le=45)
+    # Webhooks (Enterprise plan): the endpoint exists only when the secret is set.
+    licensespring_webhook_secret: SecretStr | None = None
+    licensespring_webhook_signature_header: str = "LicenseSpring-Signature"
 
     # Store, alerts, access
     database_url: str = "sqlite+aiosqlite:///license-users-bot.db"
@@ -94,6 +97,7 @@ class Settings(BaseSettings):
         "licensespring_shared_key",
         "licensespring_client_id",
         "licensespring_client_secret",
+        "licensespring_webhook_secret",
         "default_product",
         "escalation_channel_id",
         mode="before",
@@ -151,6 +155,7 @@ class Settings(BaseSettings):
             self.licensespring_api_key,
             self.licensespring_shared_key,
             self.licensespring_client_secret,
+            self.licensespring_webhook_secret,
         ]
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 

@@ -23,7 +23,17 @@ from bot.store.migrations import STEPS
 from bot.store.tables import metadata, schema_version, sent_alerts, watches
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BOT_TABLES = {"processed_events", "audit_log", "watches", "sent_alerts", "schema_version"}
+BOT_TABLES = {
+    "processed_events",
+    "audit_log",
+    "watches",
+    "sent_alerts",
+    "schema_version",
+    "watch_keys",
+    "webhook_events",
+    "rate_buckets",
+    "rate_bucket_clients",
+}
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 

@@ -30,7 +30,7 @@ from bot.licensespring.models import (
     MalformedBody,
     parse_customer_license_users,
 )
-from bot.licensespring.ratelimit import RateLimiter
+from bot.licensespring.ratelimit import RateLimiter, SharedRateLimiter
 
 CUSTOMER_LICENSE_USERS_PATH = "/api/v4/customer_license_users"
 _PARSE_OFF_LOOP_BYTES = 256 * 1024
@@ -126,7 +126,7 @@ class LicenseApiClient:
         auth: Authenticator | None,
         options: ClientOptions,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter | SharedRateLimiter | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._http = http
@@ -140,7 +140,11 @@ class LicenseApiClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | SharedRateLimiter | None = None,
     ) -> LicenseApiClient:
         options = ClientOptions.from_settings(settings)
         http = httpx.AsyncClient(
@@ -151,7 +155,7 @@ class LicenseApiClient:
             headers={"Accept": "application/json", "User-Agent": "license-users-bot"},
             transport=transport,
         )
-        return cls(http, _authenticator(settings, http), options)
+        return cls(http, _authenticator(settings, http), options, limiter=limiter)
 
     async def __aenter__(self) -> Self:
         return self
