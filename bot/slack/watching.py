@@ -11,7 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.messages import ACTION_SNOOZE, ACTION_UNWATCH
-from bot.alerts.rules import Snapshot
+from bot.alerts.poller import alert_payload
+from bot.alerts.rules import Snapshot, evaluate, snapshot_of
 from bot.audit import Actor
 from bot.lookup import new_reference
 from bot.slack.blocks import Message, render_notice
@@ -23,7 +24,9 @@ from bot.slack.parsing import (
     WatchRequest,
 )
 from bot.slack.replies import lookup_error_text
-from bot.store import Watch
+from bot.store import CheckResult, Store, Watch
+from bot.summary import Summary
+from bot.webhooks.events import watch_keys
 
 if TYPE_CHECKING:
     from bot.slack.app import Services
@@ -104,6 +107,8 @@ async def handle_watch(
         reference=reference,
         detail=f"watch {watch.id} in {channel} at {threshold}%",
     )
+    if watch.last_snapshot is None and outcome.summary is not None:
+        await _take_baseline(store, watch, outcome.summary)
     verb = "Watching" if created else "Still watching"
     await _say(
         respond,
@@ -111,6 +116,26 @@ async def handle_watch(
         f"<#{channel}> (watch {watch.id}), alerting at {threshold}% of activations. "
         "The first check posts a short confirmation there.",
     )
+
+
+async def _take_baseline(store: Store, watch: Watch, summary: Summary) -> None:
+    """The lookup just made is the watch's first snapshot, so the first change alerts even
+    when the next poll is hours away. Its confirmation waits in the outbox; the watch is due
+    now, so the poller posts it at once."""
+    now = datetime.now(UTC)
+    current = snapshot_of(summary)
+    alerts = evaluate(None, current, watch.threshold_pct)
+    result = CheckResult(
+        outcome="ok",
+        snapshot=current.to_json(),
+        consecutive_failures=0,
+        failure_alerted=False,
+        next_check_at=now,
+        alerts=[(a.kind.value, alert_payload(watch, a, None, current)) for a in alerts],
+        keys=watch_keys(summary),
+    )
+    if not await store.watches.save_baseline(watch, result, now=now):
+        log.info("watch_baseline_skipped", watch_id=watch.id)
 
 
 async def handle_unwatch(
