@@ -73,7 +73,7 @@ async def licensespring_webhook(request: Request) -> Response:
         log.warning("webhook_refused", reason="malformed", detail=str(error))
         return _answer(runtime, REFUSED, 400, str(error))
     if not event.used:
-        log.info("webhook_ignored", event_id=event.id, event=event.code)
+        log.info("webhook_ignored", event_id=event.id, code=event.code)
         return _answer(runtime, IGNORED, 200, f"{event.code} is not used")
     now = datetime.now(UTC)
     try:
@@ -91,9 +91,9 @@ async def licensespring_webhook(request: Request) -> Response:
         return _answer(runtime, UNAVAILABLE, 503, "the store is unavailable; retry later")
     _maybe_purge(runtime)
     if woken is None:
-        log.info("webhook_duplicate", event_id=event.id, event=event.code)
+        log.info("webhook_duplicate", event_id=event.id, code=event.code)
         return _answer(runtime, DUPLICATE, 200, "already processed")
-    log.info("webhook_accepted", event_id=event.id, event=event.code, watches=woken)
+    log.info("webhook_accepted", event_id=event.id, code=event.code, watches=woken)
     return _answer(runtime, ACCEPTED, 202, f"{len(woken)} watches to check")
 
 
