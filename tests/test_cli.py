@@ -189,8 +189,28 @@ def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
     assert "At activation limit" in out
     assert "No customer `nobody@example.com`" in out
     assert "Block Kit Builder" in out
+    # the live alert: a watch, a change in the sandbox, the alert its webhook brought
+    assert "watch acme-desktop ada@analytical.example" in out
+    assert "Now watching" in out
+    assert "1 user reached their activation limit" in out
+    assert "live alert part skipped" not in out
     assert "Demo finished" in out
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--webhook-url", "http://127.0.0.1:1/hooks"],
+        ["--webhook-secret", "s"],
+        ["--webhook-url", "ftp://x", "--webhook-secret", "s"],
+    ],
+)
+def test_sandbox_webhook_flags_are_checked(args: list[str], tmp_path: Path) -> None:
+    result = run_bot("sandbox", "--port", "0", *args, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith("sandbox: ")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_no_arguments_and_no_credentials_runs_the_demo(tmp_path: Path) -> None:

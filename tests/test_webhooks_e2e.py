@@ -68,9 +68,8 @@ def wait_posts(slack: FakeSlack, count: int, timeout: float) -> list[Any]:
         if len(posts) >= count:
             return posts
         time.sleep(0.02)
-    raise AssertionError(
-        f"expected {count} posts in {CHANNEL}, got {[p.args.get('text') for p in channel_posts(slack)]}"
-    )
+    texts = [p.args.get("text") for p in channel_posts(slack)]
+    raise AssertionError(f"expected {count} posts in {CHANNEL}, got {texts}")
 
 
 @pytest.fixture
