@@ -19,7 +19,11 @@ from starlette.applications import Starlette
 from bot.alerts.poller import Poller, PollerOptions, default_owner
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
-from bot.licensespring.ratelimit import SharedRateLimiter, credential_identity
+from bot.licensespring.ratelimit import (
+    SHARED_RATE_MARGIN,
+    SharedRateLimiter,
+    credential_identity,
+)
 from bot.metrics import Metrics
 from bot.server import create_server
 from bot.slack.app import build_web_client, create_app
@@ -107,13 +111,14 @@ def build_licensespring_client(settings: Settings, store: Store) -> LicenseApiCl
     bucket = RateBucketRepository(store.engine)
     credential = credential_identity(settings.licensespring_api_url, principal)
     client = default_owner()
-    rate = settings.licensespring_rate_limit
+    slot_rate = settings.licensespring_rate_limit * SHARED_RATE_MARGIN
 
     async def reserve(count: int) -> Reservation:
-        return await bucket.reserve(credential, client, count=count, rate=rate)
+        return await bucket.reserve(credential, client, count=count, rate=slot_rate)
 
-    log.info("shared_rate_limit", rate=rate)
-    return LicenseApiClient.from_settings(settings, limiter=SharedRateLimiter(rate, reserve))
+    limiter = SharedRateLimiter(settings.licensespring_rate_limit, reserve)
+    log.info("shared_rate_limit", rate=settings.licensespring_rate_limit)
+    return LicenseApiClient.from_settings(settings, limiter=limiter)
 
 
 async def start_runtime(

@@ -7,8 +7,6 @@ The poll interval is an hour, so every alert here comes from a webhook.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.processes import Child, Fleet, bot_args, clean_env, sandbox_args
+from bench.processes import Fleet, bot_args, clean_env, sandbox_args
 from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.servers import free_port
 from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
@@ -29,28 +27,6 @@ SECRET = "whsec_e2e"
 PRODUCT = "acme-desktop"
 CHANNEL = "CE2EHOOK"
 ALERT_DEADLINE_S = 5.0
-
-
-def start_worker(fleet: Fleet, name: str, env: dict[str, str]) -> Child:
-    """`python -m bot worker` (no HTTP port): ready once it logs `poller_started`."""
-    log_path = fleet.workdir / f"{name}.log"
-    log_file = log_path.open("wb")
-    popen = subprocess.Popen(
-        [sys.executable, "-m", "bot", "worker"],
-        cwd=fleet.workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    child = Child(name, popen, 0, log_path, log_file, time.perf_counter())
-    fleet.children.append(child)
-    deadline = time.monotonic() + 30
-    while b"poller_started" not in log_path.read_bytes():
-        if popen.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"{name} did not start:\n{child.log_tail()}")
-        time.sleep(0.05)
-    return child
 
 
 def channel_posts(slack: FakeSlack) -> list[Any]:
@@ -110,7 +86,7 @@ def deployment(
         env["LICENSESPRING_API_URL"] = sandbox.url
         web = fleet.start("web", bot_args, env=env, port=bot_port)
         for index in range(2):
-            start_worker(fleet, f"worker{index}", env)
+            fleet.start_worker(f"worker{index}", env=env)
         yield fleet, web.url, sandbox.url
 
 

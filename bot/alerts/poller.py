@@ -61,7 +61,7 @@ class PollerOptions:
     max_delivery_attempts: int = 10
     # How often an idle worker looks for due watches: a watch a webhook woke is checked
     # within this long of becoming due (one indexed query; cheap on either store).
-    idle_tick_s: float = 0.5
+    idle_tick_s: float = 0.2
 
 
 @dataclass(slots=True)

@@ -75,6 +75,11 @@ Reserve = Callable[[int], Awaitable[Reserved]]
 """Take `n` slots from the shared bucket: the first slot's time and the bucket's clock."""
 
 
+# The shared bucket spaces requests for 98% of the rate: slots are mapped from the
+# database's clock onto each process's, and a percent or two of jitter must not go over.
+SHARED_RATE_MARGIN = 0.98
+
+
 class SharedRateLimiter:
     """`rate` requests per second for all processes together, through a shared bucket.
 
@@ -100,6 +105,7 @@ class SharedRateLimiter:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
+        self.slot_rate = rate * SHARED_RATE_MARGIN
         self._reserve = reserve
         self._batch_max = batch_max
         self._reserve_timeout_s = reserve_timeout_s
@@ -155,7 +161,7 @@ class SharedRateLimiter:
         self.processes = reserved.clients
         # Slot times are in the database's clock; map them onto ours.
         offset = time.monotonic() - reserved.now
-        interval = 1 / self.rate
+        interval = 1 / self.slot_rate
         self._slots.extend(reserved.start + offset + i * interval for i in range(count))
         return self._slots.popleft()
 

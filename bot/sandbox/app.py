@@ -18,7 +18,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -188,6 +188,7 @@ class SandboxState:
         key = email.lower()
         with self._lock:
             self.lookups += 1
+            self.lookup_times.append(time.time())
             self.lookups_by_customer[(product, key)] += 1
             encoded = self._encoded.get((product, key))
             if encoded is None:
@@ -270,6 +271,7 @@ class SandboxState:
         with self._lock:
             self.requests: Counter[str] = Counter()
             self.lookups = 0
+            self.lookup_times: deque[float] = deque(maxlen=100_000)
             self.lookups_by_customer: Counter[tuple[str, str]] = Counter()
             self.token_requests = 0
             self.tokens_issued = 0
@@ -460,6 +462,14 @@ async def _json_body(request: Request) -> object:
         return json.loads(await request.body())
     except ValueError as exc:
         raise ApiRejection(400, "validation_error", "the body is not JSON") from exc
+
+
+async def control_lookup_times(request: Request) -> Response:
+    """When each lookup was served (epoch seconds, the last 100,000): for rate figures."""
+    state = _sandbox(request)
+    with state._lock:
+        times = list(state.lookup_times)
+    return JSONResponse({"times": times})
 
 
 async def control_set_fault(request: Request) -> Response:
@@ -680,6 +690,7 @@ def create_sandbox_app(
         Route(OAUTH_PATH, oauth_token, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/_sandbox/stats", control_stats, methods=["GET"]),
+        Route("/_sandbox/lookup_times", control_lookup_times, methods=["GET"]),
         Route("/_sandbox/faults", control_set_fault, methods=["POST"]),
         Route("/_sandbox/faults", control_clear_faults, methods=["DELETE"]),
         Route("/_sandbox/reset", control_reset, methods=["POST"]),
