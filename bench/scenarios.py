@@ -498,6 +498,7 @@ HOOKS_TABLE = Table(
         ("alerts lost", "hooks_lost"),
         ("duplicate alerts", "hooks_duplicates"),
         ("lookups for the burst", "hooks_lookups"),
+        ("webhook received -> alert posted p50 (worker's log), s", "hooks_worker_p50_s"),
     ),
 )
 

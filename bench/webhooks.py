@@ -87,7 +87,7 @@ async def webhook_alerts(bench: Bench) -> Figures:
         bench.receiver.set_channel(channel)
     with bench.children() as fleet:
         web = await asyncio.to_thread(fleet.start, "hooks-web", bot_args, env=env)
-        await asyncio.to_thread(fleet.start_worker, "hooks-worker", env=env)
+        worker = await asyncio.to_thread(fleet.start_worker, "hooks-worker", env=env)
         store = await Store.open(database_url)
         try:
             now = datetime.now(UTC)
@@ -167,6 +167,7 @@ async def webhook_alerts(bench: Bench) -> Figures:
         await asyncio.sleep(SETTLE_S)
         posts = _posts_by_channel(bench, channels)
         lookups = (await bench.sandbox_stats())["lookups"] - lookups_before
+        in_worker = _logged_seconds(worker.log_path.read_text(encoding="utf-8", errors="replace"))
     latencies: list[float] = []
     lost = duplicates = 0
     for index, email in enumerate(customers):
@@ -187,7 +188,20 @@ async def webhook_alerts(bench: Bench) -> Figures:
         "hooks_lost": float(lost),
         "hooks_duplicates": float(duplicates),
         "hooks_lookups": float(lookups),
+        "hooks_worker_p50_s": percentile(in_worker, 50),
     }
+
+
+def _logged_seconds(log_text: str) -> list[float]:
+    """The worker's own `webhook_alert_posted` figures (webhook received -> alert posted)."""
+    seconds = []
+    for line in log_text.splitlines():
+        if '"webhook_alert_posted"' in line:
+            try:
+                seconds.append(float(json.loads(line)["seconds"]))
+            except (ValueError, KeyError):
+                continue
+    return seconds
 
 
 # --- one rate limit across processes ---------------------------------------------------

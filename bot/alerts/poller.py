@@ -138,16 +138,36 @@ class Poller:
         log.info("poller_stopped", owner=self.owner)
 
     async def run_cycle(self, stop: asyncio.Event | None = None) -> CycleStats:
-        """Check every watch that is due now, in leased batches."""
+        """Check every watch that is due now, keeping up to `concurrency` checks in flight.
+
+        Watches are claimed (leased) a few at a time as checks finish, so a watch a webhook
+        woke mid-cycle waits for one free slot, not for a whole batch; on `stop`, no more are
+        claimed and the checks in flight finish.
+        """
         stats = CycleStats()
         started = time.monotonic()
-        while stop is None or not stop.is_set():
-            batch = await self.store.watches.claim_due(
-                self.owner, now=self._clock(), lease=self.options.lease, limit=self.options.batch
-            )
-            if not batch:
-                break
-            await asyncio.gather(*(self._check_bounded(watch, stats) for watch in batch))
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while stop is None or not stop.is_set():
+                free = self.options.concurrency - len(in_flight)
+                batch: list[Watch] = []
+                if free > 0:
+                    batch = await self.store.watches.claim_due(
+                        self.owner,
+                        now=self._clock(),
+                        lease=self.options.lease,
+                        limit=min(free, self.options.batch),
+                    )
+                for watch in batch:
+                    in_flight.add(asyncio.create_task(self._check_bounded(watch, stats)))
+                if not in_flight:
+                    break
+                if not batch or len(in_flight) >= self.options.concurrency:
+                    _, pending = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    in_flight = set(pending)
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
         stats.seconds = time.monotonic() - started
         if stats.checked:
             log.info(
@@ -176,10 +196,13 @@ class Poller:
         current: Snapshot | None = None
         keys: frozenset[str] | None = None
         try:
-            answer = await self.client.customer_license_users(
-                watch.product, watch.customer_email, fresh=True
-            )
-            summary = summarise(watch.product, answer)
+            lookup = await self.client.lookup(watch.product, watch.customer_email, fresh=True)
+            if lookup.sent_at:
+                # Webhooks received while the check waited for the rate limiter are answered
+                # by this lookup: only later ones need another check.
+                answered_from = datetime.fromtimestamp(lookup.sent_at, UTC)
+                now = max(now, min(answered_from, self._clock()))
+            summary = summarise(watch.product, lookup.answer)
             current = snapshot_of(summary)
             keys = watch_keys(summary)
         except LicenseApiError as error:

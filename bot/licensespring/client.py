@@ -83,6 +83,9 @@ class Lookup:
     answer: CustomerLicenseUsers
     upstream_ms: float  # 0.0 for a cache hit
     cached: bool
+    # Wall-clock time the answering request was sent (after any rate-limit wait): the answer
+    # reflects every change made before it. 0.0 when unknown (a cache hit).
+    sent_at: float = 0.0
 
 
 def _retry_after_seconds(response: httpx.Response) -> float | None:
@@ -204,10 +207,11 @@ class LicenseApiClient:
         attempt = 0
         while True:
             await self.limiter.acquire()
+            sent_at = time.time()
             try:
                 answer = await self._request_once(product, customer)
                 elapsed_ms = (time.monotonic() - started) * 1000
-                return Lookup(answer, elapsed_ms, cached=False)
+                return Lookup(answer, elapsed_ms, cached=False, sent_at=sent_at)
             except _Retryable as retryable:
                 error, delay = retryable.error, retryable.delay
                 if error.code in OAUTH_REFRESH_CODES:
