@@ -4,7 +4,8 @@
 watched customers (each alerting in its own channel), the poll interval at an hour. Every
 customer changes in the sandbox (webhooks off), then the bench sends a burst of
 `webhook_burst` signed webhooks (two per customer, in random order, 50 in flight) and times,
-per customer, the first webhook sent -> its alert posted.
+per customer, the first webhook sent -> its alert posted. BENCH_HOOKS_DATABASE_URL runs it on
+PostgreSQL instead (its tables are dropped first).
 
 `shared_rate`: two `serve` and one `worker` processes on PostgreSQL with one credential,
 each pushing as hard as it can (commands for distinct customers, 1,000 due watches); the
@@ -70,7 +71,11 @@ async def webhook_alerts(bench: Bench) -> Figures:
     count = plan.webhook_watches
     await bench.reset_sandbox(latency_ms=plan.alert_latency_ms)
     bench.receiver.clear()
-    database_url = f"sqlite+aiosqlite:///{bench.workdir / f'hooks-{uuid.uuid4().hex}.db'}"
+    database_url = os.environ.get("BENCH_HOOKS_DATABASE_URL", "").strip()
+    if database_url:
+        await _reset_tables(database_url)
+    else:
+        database_url = f"sqlite+aiosqlite:///{bench.workdir / f'hooks-{uuid.uuid4().hex}.db'}"
     env = bench.bot_env(cache_ttl=0.0)
     env.update(
         {

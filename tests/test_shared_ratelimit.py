@@ -152,3 +152,45 @@ def test_the_bucket_needs_postgresql(tmp_path: object) -> None:
             await store.close()
 
     asyncio.run(run())
+
+
+@pytest.mark.postgres
+async def test_the_bucket_counts_recent_processes_and_forgets_old_ones() -> None:
+    import sqlalchemy as sa
+
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not url:
+        pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL")
+    from tests.conftest import _reset_postgres
+
+    if await _reset_postgres(url) is not None:
+        pytest.skip("PostgreSQL not available")
+    store = await Store.open(url)
+    try:
+        bucket = RateBucketRepository(store.engine)
+        first = await bucket.reserve("ls:k", "a", count=1, rate=10)
+        assert first.clients == 1
+        await bucket.reserve("ls:k", "b", count=1, rate=10)
+        await bucket.reserve("ls:other", "c", count=1, rate=10)  # another credential
+        async with store.engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO rate_bucket_clients VALUES "
+                    "('ls:k', 'gone', :t), ('ls:k', 'idle', :u)"
+                ),
+                {"t": first.now - 7200, "u": first.now - 120},
+            )
+        third = await bucket.reserve("ls:k", "a", count=2, rate=10)
+        assert third.clients == 2  # a and b; idle is too old to count, gone is deleted
+        assert third.start >= first.start + 0.2 - 1e-6  # b's slot came between
+        async with store.engine.connect() as conn:
+            names = set(
+                (
+                    await conn.execute(
+                        sa.text("SELECT client FROM rate_bucket_clients WHERE credential = 'ls:k'")
+                    )
+                ).scalars()
+            )
+        assert names == {"a", "b", "idle"}
+    finally:
+        await store.close()

@@ -3,7 +3,8 @@
 GCRA ("theoretical arrival time"): taking `n` tokens moves the bucket's `tat` on by
 `n / rate`; the tokens are the `n` slots just before the new `tat`, `1 / rate` apart, in
 the database's clock. One statement per reservation (an upsert, also noting which process
-asked, so the fallback knows how many processes share the credential).
+asked, so the fallback knows how many processes share the credential, and forgetting processes gone
+for an hour).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 CLIENT_WINDOW_S: Final = 60.0  # a process that reserved within this long counts as sharing
-_PURGE_CLIENTS_AFTER_S: Final = 3600.0
+_FORGET_CLIENTS_AFTER_S: Final = 3600.0  # processes gone this long are deleted
 
 _RESERVE = sa.text(
     """
@@ -24,6 +25,12 @@ _RESERVE = sa.text(
         INSERT INTO rate_bucket_clients (credential, client, seen_at)
         SELECT :credential, :client, clock.now FROM clock
         ON CONFLICT (credential, client) DO UPDATE SET seen_at = EXCLUDED.seen_at
+        RETURNING 1
+    ),
+    forgotten AS (
+        DELETE FROM rate_bucket_clients c
+        WHERE c.credential = :credential AND c.client <> :client
+          AND c.seen_at < (SELECT now FROM clock) - :forget
         RETURNING 1
     ),
     bucket AS (
@@ -39,8 +46,6 @@ _RESERVE = sa.text(
     FROM bucket, clock
     """
 )
-
-_PURGE = sa.text("DELETE FROM rate_bucket_clients WHERE seen_at < :before")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +74,8 @@ class RateBucketRepository:
                         "client": client,
                         "cost": count / rate,
                         "window": CLIENT_WINDOW_S,
+                        "forget": _FORGET_CLIENTS_AFTER_S,
                     },
                 )
             ).one()
         return Reservation(float(row.start), float(row.now), max(int(row.clients), 1))
-
-    async def purge_clients(self, *, now: float) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(_PURGE, {"before": now - _PURGE_CLIENTS_AFTER_S})
