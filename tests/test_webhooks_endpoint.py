@@ -205,3 +205,63 @@ async def test_the_signature_header_name_is_configurable(start_bot: Any, store_u
     payload = event("license.reset", license={"id": 5})
     assert post(bot, payload).status_code == 401
     assert post(bot, payload, header="X-LS-Signature").status_code == 202
+
+
+async def test_a_burst_of_concurrent_webhooks_is_recorded_once_each(
+    hooked: tuple[RunningBot, Store],
+) -> None:
+    import asyncio
+
+    bot, store = hooked
+    watches = [await add_watch(store, email) for email in (seed.TYPICAL, seed.AT_LIMIT)]
+    payloads = [
+        event("customer.updated", customer={"email": email})
+        for _ in range(30)
+        for email in (seed.TYPICAL, seed.AT_LIMIT)
+    ]
+    async with httpx.AsyncClient(timeout=20) as http:
+
+        async def send(payload: dict[str, Any]) -> int:
+            body = json.dumps(payload).encode()
+            headers = {HEADER: sign(SECRET, body, int(time.time()))}
+            response = await http.post(f"{bot.url}{PATH}", content=body, headers=headers)
+            return response.status_code
+
+        statuses = await asyncio.gather(*(send(p) for p in payloads * 2))
+    assert sorted(statuses) == [200] * 60 + [202] * 60
+    for watch in watches:
+        woken = await store.watches.get(watch.id)
+        assert woken is not None and woken.wake_at is not None
+
+
+async def test_a_store_failure_answers_503_so_the_event_comes_again(
+    hooked: tuple[RunningBot, Store],
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    bot, store = hooked
+    watch = await add_watch(store, seed.TYPICAL)
+    repository = bot.server.state.runtime.store.webhooks
+    real_accept = repository.accept
+    failures = {"left": 99}
+
+    async def flaky_accept(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise OperationalError("INSERT ...", {}, OSError("connection reset"))
+        return await real_accept(*args, **kwargs)
+
+    repository.accept = flaky_accept
+    try:
+        payload = event("customer.updated", customer={"email": seed.TYPICAL})
+        down = post(bot, payload)
+        assert down.status_code == 503
+        assert "retry later" in down.json()["message"]
+        assert (await store.watches.get(watch.id)).wake_at is None  # type: ignore[union-attr]
+        assert metric(bot, "unavailable") == 1
+
+        failures["left"] = 1  # one refused transaction is retried at once
+        assert post(bot, payload).status_code == 202  # the redelivery is not a duplicate
+        assert (await store.watches.get(watch.id)).wake_at is not None  # type: ignore[union-attr]
+    finally:
+        repository.accept = real_accept

@@ -8,17 +8,18 @@ once whether the webhook or a poll saw it first.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.httpbody import read_limited_body
-from bot.webhooks.events import MalformedEvent, parse_event
+from bot.webhooks.events import MalformedEvent, WebhookEvent, parse_event
 from bot.webhooks.signature import SignatureError, verify
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ WAKE_DEBOUNCE: Final = timedelta(seconds=1)
 # Event ids are remembered this long; LicenseSpring's redelivery window is not documented.
 EVENT_RETENTION: Final = timedelta(days=3)
 PURGE_EVERY_S: Final = 600.0
+ACCEPT_ATTEMPTS: Final = 3
 
 ACCEPTED, DUPLICATE, IGNORED, REFUSED, UNAVAILABLE = (
     "accepted",
@@ -75,19 +77,18 @@ async def licensespring_webhook(request: Request) -> Response:
     if not event.used:
         log.info("webhook_ignored", event_id=event.id, code=event.code)
         return _answer(runtime, IGNORED, 200, f"{event.code} is not used")
-    now = datetime.now(UTC)
     try:
-        woken = await runtime.store.webhooks.accept(
-            event.id,
-            event.code,
-            customer_emails=event.customer_emails,
-            keys=event.keys,
-            now=now,
-            debounce=WAKE_DEBOUNCE,
-        )
+        woken = await _accept(runtime, event)
     except (SQLAlchemyError, OSError) as error:
         # Not recorded, nothing woken: a 503 makes LicenseSpring deliver it again.
-        log.error("webhook_not_recorded", event_id=event.id, error=type(error).__name__)
+        cause = getattr(error, "orig", None)
+        log.error(
+            "webhook_not_recorded",
+            event_id=event.id,
+            error=type(error).__name__,
+            cause=type(getattr(cause, "__cause__", None) or cause).__name__,
+            sqlstate=getattr(cause, "sqlstate", None),
+        )
         return _answer(runtime, UNAVAILABLE, 503, "the store is unavailable; retry later")
     _maybe_purge(runtime)
     if woken is None:
@@ -95,6 +96,27 @@ async def licensespring_webhook(request: Request) -> Response:
         return _answer(runtime, DUPLICATE, 200, "already processed")
     log.info("webhook_accepted", event_id=event.id, code=event.code, watches=woken)
     return _answer(runtime, ACCEPTED, 202, f"{len(woken)} watches to check")
+
+
+async def _accept(runtime: Runtime, event: WebhookEvent) -> list[int] | None:
+    """Record and wake, retrying a transaction the database refused (a deadlock, a dropped
+    connection): it rolled back, and doing it again is safe."""
+    for attempt in range(ACCEPT_ATTEMPTS):
+        try:
+            return await runtime.store.webhooks.accept(
+                event.id,
+                event.code,
+                customer_emails=event.customer_emails,
+                keys=event.keys,
+                now=datetime.now(UTC),
+                debounce=WAKE_DEBOUNCE,
+            )
+        except DBAPIError as error:
+            if attempt + 1 >= ACCEPT_ATTEMPTS:
+                raise
+            log.warning("webhook_accept_retried", event_id=event.id, error=type(error).__name__)
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _maybe_purge(runtime: Runtime) -> None:
