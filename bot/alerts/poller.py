@@ -11,7 +11,9 @@ Exactly once, across restarts and several workers:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import math
 import random
 import secrets
 import socket
@@ -62,6 +64,7 @@ class PollerOptions:
     # How often an idle worker looks for due watches: a watch a webhook woke is checked
     # within this long of becoming due (one indexed query; cheap on either store).
     idle_tick_s: float = 0.2
+    refill_s: float = 0.1  # while checks run, newly due watches are claimed this often
 
 
 @dataclass(slots=True)
@@ -140,32 +143,46 @@ class Poller:
     async def run_cycle(self, stop: asyncio.Event | None = None) -> CycleStats:
         """Check every watch that is due now, keeping up to `concurrency` checks in flight.
 
-        Watches are claimed (leased) a few at a time as checks finish, so a watch a webhook
-        woke mid-cycle waits for one free slot, not for a whole batch; on `stop`, no more are
-        claimed and the checks in flight finish.
+        Due watches are claimed (leased) up to `batch` at a time into a local queue, topped up
+        at most every `refill_s` while checks run, so a watch a webhook woke mid-cycle waits
+        for a free slot rather than for a whole batch, and a burst costs few claims. On
+        `stop`, no more checks start; queued watches are released, those in flight finish.
         """
         stats = CycleStats()
         started = time.monotonic()
         in_flight: set[asyncio.Task[None]] = set()
+        queue: collections.deque[Watch] = collections.deque()
+        last_claim = -math.inf
         try:
             while stop is None or not stop.is_set():
-                free = self.options.concurrency - len(in_flight)
-                batch: list[Watch] = []
-                if free > 0:
+                claimed = 0
+                if len(queue) < self.options.batch and (
+                    not queue or time.monotonic() - last_claim >= self.options.refill_s
+                ):
                     batch = await self.store.watches.claim_due(
                         self.owner,
                         now=self._clock(),
                         lease=self.options.lease,
-                        limit=min(free, self.options.batch),
+                        limit=self.options.batch - len(queue),
                     )
-                for watch in batch:
+                    last_claim = time.monotonic()
+                    claimed = len(batch)
+                    queue.extend(batch)
+                while queue and len(in_flight) < self.options.concurrency:
+                    watch = queue.popleft()
                     in_flight.add(asyncio.create_task(self._check_bounded(watch, stats)))
                 if not in_flight:
                     break
-                if not batch or len(in_flight) >= self.options.concurrency:
-                    _, pending = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                if not claimed or len(in_flight) >= self.options.concurrency:
+                    _, pending = await asyncio.wait(
+                        in_flight,
+                        timeout=self.options.refill_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
                     in_flight = set(pending)
         finally:
+            for watch in queue:  # claimed but never started: free for the next poller
+                await self.store.watches.release(watch.id, self.owner)
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
         stats.seconds = time.monotonic() - started
@@ -181,16 +198,19 @@ class Poller:
 
     async def _check_bounded(self, watch: Watch, stats: CycleStats) -> None:
         async with self._limit:
+            released = False
             try:
-                await self.check(watch, stats)
+                released = await self.check(watch, stats)
             except Exception as error:
                 log.error("watch_check_crashed", watch_id=watch.id, exc_info=error)
             finally:
-                await self.store.watches.release(watch.id, self.owner)
+                if not released:
+                    await self.store.watches.release(watch.id, self.owner)
 
     # --- one watch ------------------------------------------------------------------------
 
-    async def check(self, watch: Watch, stats: CycleStats) -> None:
+    async def check(self, watch: Watch, stats: CycleStats) -> bool:
+        """Check one leased watch; True when the lease is already given back."""
         now = self._clock()
         error_code: str | None = None
         current: Snapshot | None = None
@@ -230,13 +250,20 @@ class Poller:
             ],
             keys=keys,
         )
+        suppress = watch.snoozed(now)
+        # Nothing to post: the lease goes back in the same write (one less transaction).
+        done = (not result.alerts or suppress) and not await self.store.watches.pending_alerts(
+            watch.id
+        )
         saved = await self.store.watches.save_check(
-            watch, self.owner, result, now=now, suppress=watch.snoozed(now)
+            watch, self.owner, result, now=now, suppress=suppress, release=done
         )
         if not saved:
             stats.lease_lost += 1
             log.warning("watch_lease_lost", watch_id=watch.id)
-            return
+            return True  # someone else holds it
+        if done:
+            return True
         posted = await self.deliver(watch)
         stats.alerts_posted += posted
         if posted and alerts and watch.woken_at is not None:
@@ -244,6 +271,7 @@ class Poller:
             log.info("webhook_alert_posted", watch_id=watch.id, seconds=round(seconds, 3))
             if self._on_webhook_alert is not None:
                 self._on_webhook_alert(seconds)
+        return False
 
     def _next_check(self, now: datetime, failures: int) -> datetime:
         factor = min(2 ** max(failures - 1, 0), self.options.max_backoff_factor) if failures else 1

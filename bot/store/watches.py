@@ -224,7 +224,14 @@ class WatchRepository:
             return sorted((_watch(row) for row in rows), key=lambda w: ids.index(w.id))
 
     async def save_check(
-        self, watch: Watch, owner: str, result: CheckResult, *, now: datetime, suppress: bool
+        self,
+        watch: Watch,
+        owner: str,
+        result: CheckResult,
+        *,
+        now: datetime,
+        suppress: bool,
+        release: bool = False,
     ) -> bool:
         """Store the check and its alerts in one transaction; False if the lease was lost.
 
@@ -232,7 +239,7 @@ class WatchRepository:
         watch is checked again (the lookup may have run before that change).
         """
         held = watches.c.lease_owner == owner
-        return await self._save(watch, result, held, now=now, suppress=suppress)
+        return await self._save(watch, result, held, now=now, suppress=suppress, release=release)
 
     async def save_baseline(self, watch: Watch, result: CheckResult, *, now: datetime) -> bool:
         """The first snapshot, taken by the watch command; False if a poll got there first."""
@@ -247,6 +254,7 @@ class WatchRepository:
         *,
         now: datetime,
         suppress: bool,
+        release: bool = False,
     ) -> bool:
         sequence = watch.snapshot_seq + 1
         answered = sa.or_(watches.c.wake_latest.is_(None), watches.c.wake_latest <= now)
@@ -264,6 +272,9 @@ class WatchRepository:
         }
         if result.snapshot is not None:
             values["last_snapshot"] = result.snapshot
+        if release:
+            values["lease_owner"] = None
+            values["lease_until"] = None
         digest = keys_digest(result.keys) if result.keys is not None else None
         if digest is not None:
             values["keys_digest"] = digest
