@@ -51,6 +51,12 @@ class Plan:
     startup_runs: int
     alert_watches: int
     alert_latency_ms: int
+    webhook_watches: int
+    webhook_burst: int
+    rate_watches: int
+    rate_in_flight: int
+    rate_warmup_s: float
+    rate_window_s: float
 
     @classmethod
     def full(cls, repeat: int = 3) -> Plan:
@@ -72,6 +78,12 @@ class Plan:
             startup_runs=5,
             alert_watches=1000,
             alert_latency_ms=100,
+            webhook_watches=100,
+            webhook_burst=200,
+            rate_watches=1000,
+            rate_in_flight=20,
+            rate_warmup_s=3.0,
+            rate_window_s=20.0,
         )
 
     @classmethod
@@ -94,6 +106,12 @@ class Plan:
             startup_runs=1,
             alert_watches=100,
             alert_latency_ms=100,
+            webhook_watches=20,
+            webhook_burst=40,
+            rate_watches=200,
+            rate_in_flight=10,
+            rate_warmup_s=2.0,
+            rate_window_s=5.0,
         )
 
 

@@ -194,6 +194,32 @@ class Fleet:
         child.ready_after_s = wait_ready(child, ready_timeout)
         return child
 
+    def start_worker(
+        self, name: str, *, env: Mapping[str, str], ready_timeout: float = READY_TIMEOUT_S
+    ) -> Child:
+        """`python -m bot worker` (no HTTP port): ready once it logs `poller_started`."""
+        log_path = self.workdir / f"{name}.log"
+        log_file = log_path.open("wb")
+        started_at = time.perf_counter()
+        popen = subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"],
+            cwd=self.workdir,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        child = Child(name, popen, 0, log_path, log_file, started_at)
+        with self._lock:
+            self.children.append(child)
+        deadline = time.monotonic() + ready_timeout
+        while b"poller_started" not in log_path.read_bytes():
+            if popen.poll() is not None or time.monotonic() > deadline:
+                raise ChildFailed(f"{name} did not start:\n{child.log_tail()}")
+            time.sleep(POLL_INTERVAL_S * 10)
+        child.ready_after_s = time.perf_counter() - started_at
+        return child
+
     def stop(self, child: Child) -> None:
         with self._lock:
             if child in self.children:

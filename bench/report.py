@@ -52,6 +52,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
     "==": operator.eq,
+    ">=": operator.ge,
 }
 
 
@@ -105,6 +106,13 @@ TARGETS: tuple[Target, ...] = (
     Target("start-up <= 1.5 x the floor's (bot/floor)", "startup_ratio", "<=", 1.5),
     Target("alert poll cycle <= 1.15 x ideal", "alerts_cycle_ratio", "<=", 1.15),
     Target("alert polling: zero 429s", "alerts_429s", "<=", 0),
+    Target("webhook -> alert posted p50 <= 2 s", "hooks_alert_p50_s", "<=", 2),
+    Target("webhook -> alert posted p99 <= 5 s", "hooks_alert_p99_s", "<=", 5),
+    Target("webhooks: 0 alerts lost", "hooks_lost", "<=", 0),
+    Target("webhooks: 0 duplicate alerts", "hooks_duplicates", "<=", 0),
+    Target("3 processes: total rate <= the limit (share)", "rate_share_of_limit", "<=", 1.0),
+    Target("3 processes: total rate >= 95% of the limit", "rate_share_of_limit", ">=", 0.95),
+    Target("3 processes: zero 429s", "rate_429s", "<=", 0),
 )
 
 

@@ -37,6 +37,7 @@ from bench.harness import (
 )
 from bench.processes import Child
 from bench.stats import median, percentile, ratio
+from bench.webhooks import shared_database_url, shared_rate, webhook_alerts
 from bot.alerts.poller import Poller, PollerOptions
 from bot.config import Settings
 from bot.devtools.slack_requests import block_action_body, sign_body
@@ -643,6 +644,37 @@ STARTUP_TABLE = Table(
 )
 
 
+# --- webhooks and the shared rate limit (bench/webhooks.py) ------------------------------
+
+HOOKS_TABLE = Table(
+    singles=(
+        ("watched customers (one channel each)", "hooks_watches"),
+        ("webhooks sent in the burst", "hooks_sent"),
+        ("webhooks refused", "hooks_refused"),
+        ("burst sent in, s", "hooks_burst_s"),
+        ("webhook -> alert posted p50, s", "hooks_alert_p50_s"),
+        ("webhook -> alert posted p99, s", "hooks_alert_p99_s"),
+        ("webhook -> alert posted max, s", "hooks_alert_max_s"),
+        ("alerts lost", "hooks_lost"),
+        ("duplicate alerts", "hooks_duplicates"),
+        ("lookups for the burst", "hooks_lookups"),
+        ("webhook received -> alert posted p50 (worker's log), s", "hooks_worker_p50_s"),
+    ),
+)
+
+RATE_TABLE = Table(
+    singles=(
+        ("processes (2 web, 1 worker), one credential", "rate_processes"),
+        ("LICENSESPRING_RATE_LIMIT, lookups/s", "rate_limit"),
+        ("measured window, s", "rate_window_s"),
+        ("lookups the sandbox served in it", "rate_lookups"),
+        ("total rate, lookups/s", "rate_per_s"),
+        ("total rate / limit", "rate_share_of_limit"),
+        ("429s from the sandbox's flood limit", "rate_429s"),
+    ),
+)
+
+
 # --- registry --------------------------------------------------------------------------
 
 SCENARIOS: tuple[Scenario, ...] = (
@@ -700,6 +732,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         worst=frozenset({"alerts_429s", "alerts_failed"}),
     ),
     Scenario("startup", "Start-up", startup, STARTUP_TABLE),
+    Scenario(
+        "webhooks",
+        "Webhook to alert posted (serve + worker, SQLite, poll interval 1 h)",
+        webhook_alerts,
+        HOOKS_TABLE,
+        worst=frozenset({"hooks_lost", "hooks_duplicates", "hooks_refused", "hooks_alert_max_s"}),
+    ),
+    Scenario(
+        "shared_rate",
+        "One rate limit shared by 3 processes (PostgreSQL)",
+        shared_rate if shared_database_url() else None,
+        RATE_TABLE,
+        worst=frozenset({"rate_429s"}),
+        unavailable="needs PostgreSQL: set BENCH_DATABASE_URL",
+    ),
 )
 
 SCENARIO_NAMES = tuple(scenario.name for scenario in SCENARIOS)

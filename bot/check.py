@@ -103,6 +103,23 @@ async def check_licensespring(settings: Settings) -> CheckLine:
     return CheckLine("licensespring", True, f"reachable at {settings.licensespring_api_url}")
 
 
+def check_webhooks(settings: Settings) -> CheckLine:
+    if settings.licensespring_webhook_secret is None:
+        return CheckLine(
+            "webhooks",
+            None,
+            "LICENSESPRING_WEBHOOK_SECRET not set: alerts come from polling only "
+            f"(every {settings.alert_poll_interval} s)",
+        )
+    return CheckLine(
+        "webhooks",
+        True,
+        "POST /licensespring/webhooks verifies the "
+        f"{settings.licensespring_webhook_signature_header} header; watches are re-checked "
+        "within seconds of an event",
+    )
+
+
 CHECKS: tuple[Callable[[Settings], Awaitable[CheckLine]], ...] = (
     check_store,
     check_slack,
@@ -111,7 +128,7 @@ CHECKS: tuple[Callable[[Settings], Awaitable[CheckLine]], ...] = (
 
 
 async def run_check(settings: Settings) -> tuple[list[CheckLine], bool]:
-    lines = [check_settings(settings)]
+    lines = [check_settings(settings), check_webhooks(settings)]
     for check in CHECKS:
         lines.append(await check(settings))
     return lines, all(line.ok is not False for line in lines)

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8181)
     sandbox.add_argument("--latency-ms", type=int, default=0, help="added latency per lookup")
+    sandbox.add_argument("--webhook-url", help="send signed webhooks for admin changes here")
+    sandbox.add_argument("--webhook-secret", help="the webhook signing secret (with --webhook-url)")
     return parser
 
 
@@ -279,8 +281,14 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(print_audit(settings, args.since, args.format))
     if command == "sandbox":
         from bot.sandbox.app import run_sandbox
+        from bot.sandbox.webhooks import WebhookTarget
 
-        run_sandbox(args.host, args.port, latency_ms=args.latency_ms)
+        if bool(args.webhook_url) != bool(args.webhook_secret):
+            return fail("sandbox: give --webhook-url and --webhook-secret together")
+        if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
+            return fail("sandbox: --webhook-url must be an http:// or https:// URL")
+        target = WebhookTarget(args.webhook_url, args.webhook_secret) if args.webhook_url else None
+        run_sandbox(args.host, args.port, latency_ms=args.latency_ms, webhooks=target)
         return EXIT_OK
     build_parser().print_help()
     return EXIT_USAGE

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     licensespring_rate_limit: float = Field(default=20.0, gt=0, le=45)
     # One deadline for an interactive lookup, retries included.
     lookup_deadline: float = Field(default=12.0, gt=0)
+    # Webhooks (Enterprise plan): the endpoint exists only when the secret is set.
+    licensespring_webhook_secret: SecretStr | None = None
+    licensespring_webhook_signature_header: str = "LicenseSpring-Signature"
 
     # Store, alerts, access
     database_url: str = "sqlite+aiosqlite:///license-users-bot.db"
@@ -97,6 +100,7 @@ class Settings(BaseSettings):
         "licensespring_shared_key",
         "licensespring_client_id",
         "licensespring_client_secret",
+        "licensespring_webhook_secret",
         "default_product",
         "escalation_channel_id",
         mode="before",
@@ -161,6 +165,7 @@ class Settings(BaseSettings):
             self.licensespring_api_key,
             self.licensespring_shared_key,
             self.licensespring_client_secret,
+            self.licensespring_webhook_secret,
         ]
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 

@@ -21,14 +21,16 @@ import httpx
 
 from bot.config import Settings
 from bot.devtools.fake_slack import FakeSlack, running_fake_slack
-from bot.devtools.servers import serve_in_thread
+from bot.devtools.servers import free_port, serve_in_thread
 from bot.devtools.slack_requests import post_signed_sync, slash_command_body
 from bot.rendering.blocks import Message, render_notice
 from bot.runtime import start_runtime
 from bot.sandbox import seed
 from bot.sandbox.app import create_sandbox_app
+from bot.sandbox.webhooks import DEFAULT_HEADER, WebhookTarget
 from bot.server import create_server
 from bot.slack.terminal import block_kit_builder_url, render_for_terminal
+from bot.webhooks.endpoint import WEBHOOK_PATH
 
 SAMPLE_COMMANDS: tuple[str, ...] = (
     f"acme-desktop {seed.TYPICAL}",
@@ -47,6 +49,7 @@ class DemoSession:
     events_url: str
     signing_secret: str
     http: httpx.Client
+    sandbox_url: str = ""
 
     def send(self, text: str) -> tuple[Message, float, float]:
         """One signed command; returns the final message, ack ms and answer ms."""
@@ -73,9 +76,15 @@ class DemoSession:
 @contextmanager
 def demo_session(settings: Settings) -> Iterator[DemoSession]:
     signing_secret = secrets.token_hex(16)
+    webhook_secret = secrets.token_hex(16)
+    bot_port = free_port()
     with ExitStack() as stack:
         database = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "demo.db"
-        sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app()))
+        # The sandbox signs and sends webhooks to the bot, as LicenseSpring would.
+        webhooks = WebhookTarget(
+            f"http://127.0.0.1:{bot_port}{WEBHOOK_PATH}", webhook_secret, DEFAULT_HEADER
+        )
+        sandbox_url = stack.enter_context(serve_in_thread(create_sandbox_app(webhooks=webhooks)))
         slack = stack.enter_context(running_fake_slack(bot_token="xoxb-demo-" + "0" * 4))
         bot_settings = settings.model_copy(
             update={
@@ -91,13 +100,18 @@ def demo_session(settings: Settings) -> Iterator[DemoSession]:
                 "licensespring_products": list(seed.USER_PRODUCTS),
                 "default_product": seed.USER_PRODUCTS[0],
                 "database_url": f"sqlite+aiosqlite:///{database}",
+                "licensespring_webhook_secret": _secret(webhook_secret),
+                "alert_poll_interval": 3600,  # every alert in the demo comes from a webhook
             }
         )
         bot_url = stack.enter_context(
-            serve_in_thread(create_server(lambda: start_runtime(bot_settings)))
+            serve_in_thread(
+                create_server(lambda: start_runtime(bot_settings, with_worker=True)),
+                port=bot_port,
+            )
         )
         http = stack.enter_context(httpx.Client(timeout=RESPONSE_TIMEOUT_S))
-        yield DemoSession(slack, f"{bot_url}/slack/events", signing_secret, http)
+        yield DemoSession(slack, f"{bot_url}/slack/events", signing_secret, http, sandbox_url)
 
 
 def _secret(value: str) -> object:
@@ -154,6 +168,19 @@ def show(
 LINKS_FILE_NAME = "license-users-bot-demo-links.txt"
 
 
+def show_live_alert(session: DemoSession, out: TextIO) -> None:
+    """A watch, a change in LicenseSpring, and the alert its webhook brings seconds later."""
+    from bot.demo_alerts import live_alert
+
+    try:
+        steps = live_alert(session)
+    except (TimeoutError, httpx.HTTPError) as error:
+        out.write(f"\n(live alert part skipped: {error})\n")
+        return
+    for step in steps:
+        out.write(step)
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -171,6 +198,7 @@ def run_demo(
     with demo_session(settings) as session:
         for text in commands:
             show(out, text, *session.send(text), links)
+        show_live_alert(session, out)
         if not stdin.isatty():
             out.write("\nDemo finished. Set SLACK_* and LICENSESPRING_* to run for real.\n")
             return 0

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from bot.licensespring.client import LicenseApiClient
 
 UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+WEBHOOK_ALERT_BUCKETS = (0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class _ClientCollector(Collector):
@@ -75,6 +76,18 @@ class Metrics:
             "alerts",
             "Channel alerts in the outbox by status (all workers)",
             ["status"],
+            registry=self.registry,
+        )
+        self.webhooks = Counter(
+            "licensespring_webhooks",
+            "LicenseSpring webhooks by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_alert_seconds = Histogram(
+            "webhook_to_alert_seconds",
+            "From the first webhook that woke a watch to its alert posted (this process's poller)",
+            buckets=WEBHOOK_ALERT_BUCKETS,
             registry=self.registry,
         )
         if client is not None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import aiohttp
 import structlog
@@ -14,13 +16,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
-from bot.alerts.poller import Poller, PollerOptions
+from bot.alerts.poller import Poller, PollerOptions, default_owner
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.ratelimit import (
+    SHARED_RATE_MARGIN,
+    SharedRateLimiter,
+    credential_identity,
+)
 from bot.metrics import Metrics
 from bot.server import create_server
 from bot.slack.app import build_web_client, create_app
 from bot.store import Store, redact_url
+from bot.store.ratebucket import RateBucketRepository, Reservation
 from bot.tasks import TaskTracker
 
 log = structlog.get_logger("runtime")
@@ -48,6 +56,7 @@ class Runtime:
     metrics: Metrics
     http_session: aiohttp.ClientSession
     poller_stop: asyncio.Event | None = None
+    webhooks_purged_at: float = field(default_factory=time.monotonic)
 
     async def aclose(self) -> None:
         """Stop the poller after its batch, let in-flight replies finish, then close."""
@@ -61,16 +70,55 @@ class Runtime:
     def start_poller(self) -> None:
         """Run the alert poller inside this process (single-process deployments)."""
         self.poller_stop = asyncio.Event()
-        poller = build_poller(self.settings, self.store, self.licensespring, self.app.client)
+        poller = build_poller(
+            self.settings,
+            self.store,
+            self.licensespring,
+            self.app.client,
+            on_webhook_alert=self.metrics.webhook_alert_seconds.observe,
+        )
         self.tasks.spawn(poller.run_forever(self.poller_stop), name="alert_poller")
 
 
 def build_poller(
-    settings: Settings, store: Store, licensespring: LicenseApiClient, slack: AsyncWebClient
+    settings: Settings,
+    store: Store,
+    licensespring: LicenseApiClient,
+    slack: AsyncWebClient,
+    *,
+    on_webhook_alert: Callable[[float], None] | None = None,
 ) -> Poller:
     return Poller(
-        store, licensespring, slack, PollerOptions(interval_s=settings.alert_poll_interval)
+        store,
+        licensespring,
+        slack,
+        PollerOptions(interval_s=settings.alert_poll_interval),
+        on_webhook_alert=on_webhook_alert,
     )
+
+
+def build_licensespring_client(settings: Settings, store: Store) -> LicenseApiClient:
+    """The License API client; on PostgreSQL its rate limit is shared by every process."""
+    principal = (
+        settings.licensespring_client_id
+        if settings.has_oauth_credentials
+        else settings.licensespring_api_key.get_secret_value()
+        if settings.licensespring_api_key is not None
+        else None
+    )
+    if store.dialect != "postgresql" or principal is None:
+        return LicenseApiClient.from_settings(settings)
+    bucket = RateBucketRepository(store.engine)
+    credential = credential_identity(settings.licensespring_api_url, principal)
+    client = default_owner()
+    slot_rate = settings.licensespring_rate_limit * SHARED_RATE_MARGIN
+
+    async def reserve(count: int) -> Reservation:
+        return await bucket.reserve(credential, client, count=count, rate=slot_rate)
+
+    limiter = SharedRateLimiter(settings.licensespring_rate_limit, reserve)
+    log.info("shared_rate_limit", rate=settings.licensespring_rate_limit)
+    return LicenseApiClient.from_settings(settings, limiter=limiter)
 
 
 async def start_runtime(
@@ -82,7 +130,7 @@ async def start_runtime(
     except ValueError as error:
         raise ConfigError(f"configuration error: {error}") from None
     log.info("store_open", url=redact_url(settings.database_url), dialect=store.dialect)
-    licensespring = LicenseApiClient.from_settings(settings)
+    licensespring = build_licensespring_client(settings, store)
     tasks = TaskTracker()
     metrics = Metrics(licensespring)
     http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -194,7 +242,7 @@ async def _worker_main(settings: Settings) -> None:
         store = await Store.open(settings.database_url)
     except ValueError as error:
         raise ConfigError(f"configuration error: {error}") from None
-    licensespring = LicenseApiClient.from_settings(settings)
+    licensespring = build_licensespring_client(settings, store)
     stop = stop_on_signals()
     try:
         await build_poller(settings, store, licensespring, build_web_client(settings)).run_forever(

@@ -14,6 +14,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bot.httpbody import read_limited_body
+from bot.webhooks.endpoint import WEBHOOK_PATH, licensespring_webhook
+
 if TYPE_CHECKING:
     from bot.runtime import Runtime
 
@@ -26,24 +29,10 @@ EVENTS_PATH = "/slack/events"
 RuntimeFactory = Callable[[], Awaitable["Runtime"]]
 
 
-async def _read_limited_body(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def slack_events(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     try:
-        body = await _read_limited_body(request)
+        body = await read_limited_body(request, MAX_BODY_BYTES)
     except ClientDisconnect:
         return Response(status_code=400)
     if body is None:
@@ -106,6 +95,7 @@ def create_server(build_runtime: RuntimeFactory) -> Starlette:
     return Starlette(
         routes=[
             Route(EVENTS_PATH, slack_events, methods=["POST"]),
+            Route(WEBHOOK_PATH, licensespring_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

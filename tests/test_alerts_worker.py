@@ -399,3 +399,98 @@ async def test_a_short_poll_interval_runs_with_one_warning_at_start(
     if warned:
         assert short[0]["log_level"] == "warning"
         assert short[0]["interval_s"] == interval_s
+
+
+# --- watches woken by webhooks ---------------------------------------------------------
+
+WAKE_DEBOUNCE = timedelta(seconds=1)
+
+
+async def wake(store: Store, email: str, at: datetime) -> list[int] | None:
+    return await store.webhooks.accept(
+        str(uuid.uuid4()),
+        "customer.updated",
+        customer_emails={email},
+        keys=set(),
+        now=at,
+        debounce=WAKE_DEBOUNCE,
+    )
+
+
+async def test_a_woken_watch_is_due_after_the_debounce_not_the_interval(
+    make_poller: PollerFactory, customer: str, sandbox: SandboxState, fake_slack: FakeSlack
+) -> None:
+    clock = Clock()
+    seconds: list[float] = []
+    poller: Poller = await make_poller(clock)
+    poller._on_webhook_alert = seconds.append
+    watch, _ = await poller.store.watches.add(
+        product=PRODUCT,
+        customer_email=customer,
+        channel_id="CALERT",
+        threshold_pct=90,
+        created_by="U1",
+        now=clock.now,
+    )
+    assert (await poller.run_cycle()).checked == 1  # the baseline
+    assert len(alert_posts(fake_slack)) == 1
+    assert (await poller.run_cycle()).checked == 0  # next poll is 15 minutes away
+
+    sandbox.set_users(PRODUCT, customer, users(("a@w.io", True, 3, 3), ("b@w.io", True, 2, 3)))
+    first = clock.now
+    assert await wake(poller.store, customer, first) == [watch.id]
+    assert await wake(poller.store, customer, first + timedelta(milliseconds=400)) == [watch.id]
+    assert (await poller.run_cycle()).checked == 0  # within the debounce: not yet
+    clock.now = first + timedelta(seconds=1.1)
+    stats = await poller.run_cycle()
+    assert stats.checked == 1  # two events, one check
+    assert len(alert_posts(fake_slack)) > 1
+    assert len(seconds) == 1 and seconds[0] > 0
+    assert (await poller.run_cycle()).checked == 0
+    after = await poller.store.watches.get(watch.id)
+    assert after is not None and after.wake_at is None and after.woken_at is None
+
+
+async def test_an_event_after_the_lookup_was_sent_causes_one_more_check(
+    make_poller: PollerFactory, customer: str, sandbox: SandboxState
+) -> None:
+    real_now = datetime.now(UTC)
+    clock = Clock()
+    clock.now = real_now
+    poller: Poller = await make_poller(clock)
+    watch, _ = await poller.store.watches.add(
+        product=PRODUCT,
+        customer_email=customer,
+        channel_id="CALERT",
+        threshold_pct=90,
+        created_by="U1",
+        now=clock.now,
+    )
+    await poller.run_cycle()
+    # an event from before this moment, then a check, then an event "during" the lookup
+    await wake(poller.store, customer, clock.now - timedelta(seconds=5))
+    late = datetime.now(UTC) + timedelta(seconds=30)  # after any lookup this check sends
+    await wake(poller.store, customer, late)
+    clock.now = datetime.now(UTC)
+    assert (await poller.run_cycle()).checked == 1
+    still = await poller.store.watches.get(watch.id)
+    assert still is not None and still.wake_at == late  # another check is due
+    clock.now = late + timedelta(seconds=0.1)
+    assert (await poller.run_cycle()).checked == 1
+    done = await poller.store.watches.get(watch.id)
+    assert done is not None and done.wake_at is None
+
+
+async def test_paused_watches_are_not_woken(make_poller: PollerFactory, customer: str) -> None:
+    clock = Clock()
+    poller: Poller = await make_poller(clock)
+    watch, _ = await poller.store.watches.add(
+        product=PRODUCT,
+        customer_email=customer,
+        channel_id="CALERT",
+        threshold_pct=90,
+        created_by="U1",
+        now=clock.now,
+    )
+    await poller.store.watches.pause(watch.id, "not_in_channel")
+    assert await wake(poller.store, customer, clock.now) == []

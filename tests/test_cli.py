@@ -203,6 +203,8 @@ def test_run_modes_fail_fast_on_missing_settings(
 
 
 def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
+    from bot.demo import SAMPLE_COMMANDS
+
     result = run_bot("demo", cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -212,8 +214,13 @@ def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
     assert "No customer `nobody@example.com`" in out
     assert "Block Kit Builder" in out
     # Not a terminal: the full URLs, since nothing here can click a hyperlink.
-    assert out.count("https://app.slack.com/block-kit-builder#") == out.count("$ /license-users")
+    assert out.count("https://app.slack.com/block-kit-builder#") >= len(SAMPLE_COMMANDS)
     assert "\x1b]8;;" not in out
+    # the live alert: a watch, a change in the sandbox, the alert its webhook brought
+    assert "watch acme-desktop ada@analytical.example" in out
+    assert "Now watching" in out
+    assert "1 user reached their activation limit" in out
+    assert "live alert part skipped" not in out
     assert "Demo finished" in out
     assert "Traceback" not in result.stderr
     # Every figure: the headline over all license users, the active users' share labelled.
@@ -255,6 +262,21 @@ def test_demo_on_a_terminal_prints_short_hyperlinks_and_names_the_file_of_full_u
         visible = visible.replace(url, "")
     assert max(len(line) for line in visible.splitlines()) < 200
     assert f"link 2 in {tmp_path / LINKS_FILE_NAME}" in text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--webhook-url", "http://127.0.0.1:1/hooks"],
+        ["--webhook-secret", "s"],
+        ["--webhook-url", "ftp://x", "--webhook-secret", "s"],
+    ],
+)
+def test_sandbox_webhook_flags_are_checked(args: list[str], tmp_path: Path) -> None:
+    result = run_bot("sandbox", "--port", "0", *args, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith("sandbox: ")
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_no_arguments_and_no_credentials_runs_the_demo(tmp_path: Path) -> None:

@@ -72,8 +72,29 @@ def test_check_reports_everything_reachable(
     assert any(line.startswith("[ok  ] store: sqlite") for line in lines)
     assert any(line.startswith("[ok  ] slack: bot user UBOT") for line in lines)
     assert any(line.startswith("[ok  ] licensespring: credentials accepted") for line in lines)
+    assert any(
+        line.startswith("[--  ] webhooks: LICENSESPRING_WEBHOOK_SECRET not set") for line in lines
+    )
     assert lines[-1] == "all checks passed"
     assert fake_slack.bot_token not in result.stdout
+
+
+def test_check_reports_webhooks_configured_without_showing_the_secret(
+    sandbox_url: str, sandbox: SandboxState, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = env_for(
+        sandbox_url,
+        fake_slack,
+        tmp_path,
+        LICENSESPRING_WEBHOOK_SECRET="whsec_check_secret",
+        LICENSESPRING_WEBHOOK_SIGNATURE_HEADER="X-Hook-Signature",
+    )
+    result = run_bot("--check", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[ok  ] webhooks: POST /licensespring/webhooks verifies the X-Hook-Signature" in (
+        result.stdout
+    )
+    assert "whsec_check_secret" not in result.stdout + result.stderr
 
 
 def test_check_names_what_is_wrong(

@@ -40,11 +40,13 @@ def test_watch_in_current_channel_then_list_then_unwatch(
         "CWATCH",
     )
     assert watch.created_by == "U111"
+    # The command's lookup is the baseline: the first change alerts even before any poll.
+    assert watch.last_snapshot is not None and watch.snapshot_seq == 1
 
     _, url = bot.command("watches")
     listing = json.dumps(bot.final_response(url)["blocks"])
     assert f"*{watch.id}*" in listing
-    assert "waiting for first check" in listing
+    assert "8 users, 64% of activations" in listing
 
     _, url = bot.command(f"unwatch {watch.id}")
     assert "Stopped" in bot.final_response(url)["text"]

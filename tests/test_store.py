@@ -23,7 +23,17 @@ from bot.store.migrations import STEPS
 from bot.store.tables import metadata, schema_version, sent_alerts, watches
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BOT_TABLES = {"processed_events", "audit_log", "watches", "sent_alerts", "schema_version"}
+BOT_TABLES = {
+    "processed_events",
+    "audit_log",
+    "watches",
+    "sent_alerts",
+    "schema_version",
+    "watch_keys",
+    "webhook_events",
+    "rate_buckets",
+    "rate_bucket_clients",
+}
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
@@ -398,3 +408,48 @@ async def test_ping_nowhere(store_url: str, tmp_path: Path) -> None:
 
 def test_metadata_has_the_bot_tables() -> None:
     assert set(metadata.tables) == BOT_TABLES
+
+
+_V2_TABLES = ("watch_keys", "webhook_events", "rate_buckets", "rate_bucket_clients")
+_V2_COLUMNS = ("wake_at", "wake_latest", "woken_at", "keys_digest")
+
+
+async def test_a_version_1_database_is_upgraded_for_webhooks(store_url: str) -> None:
+    """Build what version 1 had (no webhook tables or columns), then open it: upgraded."""
+    store = await Store.open(store_url)
+    await store.watches.add(
+        product="p",
+        customer_email="a@b.c",
+        channel_id="C1",
+        threshold_pct=90,
+        created_by="U1",
+        now=T0,
+    )
+    async with store.engine.begin() as conn:
+        for table in _V2_TABLES:
+            await conn.execute(sa.text(f"DROP TABLE {table}"))
+        await conn.execute(sa.text("DROP INDEX ix_watches_wake_at"))
+        for column in _V2_COLUMNS:
+            await conn.execute(sa.text(f"ALTER TABLE watches DROP COLUMN {column}"))
+        await conn.execute(sa.delete(schema_version))
+        await conn.execute(sa.insert(schema_version).values(version=1))
+    await store.close()
+
+    upgraded = await Store.open(store_url)
+    try:
+        versions, tables = await schema_state_of(upgraded)
+        assert versions == [1, 2]
+        assert tables == BOT_TABLES
+        [watch] = await upgraded.watches.all()
+        assert (watch.customer_email, watch.wake_at, watch.keys_digest) == ("a@b.c", None, None)
+        woken = await upgraded.webhooks.accept(
+            "e1",
+            "customer.updated",
+            customer_emails={"a@b.c"},
+            keys=set(),
+            now=T0,
+            debounce=timedelta(seconds=1),
+        )
+        assert woken == [watch.id]
+    finally:
+        await upgraded.close()

@@ -11,7 +11,9 @@ Exactly once, across restarts and several workers:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import math
 import random
 import secrets
 import socket
@@ -19,14 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alert_rules import (
-    Alert,
     FailureState,
     Snapshot,
     evaluate,
@@ -35,11 +35,11 @@ from bot.alert_rules import (
 )
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
-from bot.rendering.alerts import render_alert, render_watch_paused
-from bot.rendering.blocks import Message
+from bot.rendering.alerts import alert_payload, render_watch_paused
 from bot.store import CheckResult, Store, Watch
 from bot.store.watches import FAILED, PENDING, SENT, OutboxAlert
 from bot.summary import summarise
+from bot.webhooks.events import watch_keys
 
 log = structlog.get_logger("alerts")
 
@@ -62,7 +62,10 @@ class PollerOptions:
     max_backoff_factor: int = 4  # a failing watch is checked at most 4x less often
     channel_spacing_s: float = 1.0  # chat.postMessage: about 1 message/s per channel
     max_delivery_attempts: int = 10
-    idle_tick_s: float = 15.0  # how often an idle worker looks for due watches
+    # How often an idle worker looks for due watches: a watch a webhook woke is checked
+    # within this long of becoming due (one indexed query; cheap on either store).
+    idle_tick_s: float = 0.2
+    refill_s: float = 0.1  # while checks run, newly due watches are claimed this often
 
 
 @dataclass(slots=True)
@@ -73,10 +76,6 @@ class CycleStats:
     lease_lost: int = 0
     seconds: float = 0.0
     errors_by_code: dict[str, int] = field(default_factory=dict)
-
-
-def message_payload(message: Message) -> dict[str, Any]:
-    return {"text": message.text, "blocks": message.blocks}
 
 
 def default_owner() -> str:
@@ -94,6 +93,7 @@ class Poller:
         owner: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_webhook_alert: Callable[[float], None] | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -102,6 +102,7 @@ class Poller:
         self.owner = owner or default_owner()
         self._clock = clock
         self._sleep = sleep
+        self._on_webhook_alert = on_webhook_alert
         self._limit = asyncio.Semaphore(options.concurrency)
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._channel_next_post: dict[str, float] = {}
@@ -128,16 +129,50 @@ class Poller:
         log.info("poller_stopped", owner=self.owner)
 
     async def run_cycle(self, stop: asyncio.Event | None = None) -> CycleStats:
-        """Check every watch that is due now, in leased batches."""
+        """Check every watch that is due now, keeping up to `concurrency` checks in flight.
+
+        Due watches are claimed (leased) up to `batch` at a time into a local queue, topped up
+        at most every `refill_s` while checks run, so a watch a webhook woke mid-cycle waits
+        for a free slot rather than for a whole batch, and a burst costs few claims. On
+        `stop`, no more checks start; queued watches are released, those in flight finish.
+        """
         stats = CycleStats()
         started = time.monotonic()
-        while stop is None or not stop.is_set():
-            batch = await self.store.watches.claim_due(
-                self.owner, now=self._clock(), lease=self.options.lease, limit=self.options.batch
-            )
-            if not batch:
-                break
-            await asyncio.gather(*(self._check_bounded(watch, stats) for watch in batch))
+        in_flight: set[asyncio.Task[None]] = set()
+        queue: collections.deque[Watch] = collections.deque()
+        last_claim = -math.inf
+        try:
+            while stop is None or not stop.is_set():
+                claimed = 0
+                if len(queue) < self.options.batch and (
+                    not queue or time.monotonic() - last_claim >= self.options.refill_s
+                ):
+                    batch = await self.store.watches.claim_due(
+                        self.owner,
+                        now=self._clock(),
+                        lease=self.options.lease,
+                        limit=self.options.batch - len(queue),
+                    )
+                    last_claim = time.monotonic()
+                    claimed = len(batch)
+                    queue.extend(batch)
+                while queue and len(in_flight) < self.options.concurrency:
+                    watch = queue.popleft()
+                    in_flight.add(asyncio.create_task(self._check_bounded(watch, stats)))
+                if not in_flight:
+                    break
+                if not claimed or len(in_flight) >= self.options.concurrency:
+                    _, pending = await asyncio.wait(
+                        in_flight,
+                        timeout=self.options.refill_s,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    in_flight = set(pending)
+        finally:
+            for watch in queue:  # claimed but never started: free for the next poller
+                await self.store.watches.release(watch.id, self.owner)
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
         stats.seconds = time.monotonic() - started
         if stats.checked:
             log.info(
@@ -151,24 +186,33 @@ class Poller:
 
     async def _check_bounded(self, watch: Watch, stats: CycleStats) -> None:
         async with self._limit:
+            released = False
             try:
-                await self.check(watch, stats)
+                released = await self.check(watch, stats)
             except Exception as error:
                 log.error("watch_check_crashed", watch_id=watch.id, exc_info=error)
             finally:
-                await self.store.watches.release(watch.id, self.owner)
+                if not released:
+                    await self.store.watches.release(watch.id, self.owner)
 
     # --- one watch ------------------------------------------------------------------------
 
-    async def check(self, watch: Watch, stats: CycleStats) -> None:
+    async def check(self, watch: Watch, stats: CycleStats) -> bool:
+        """Check one leased watch; True when the lease is already given back."""
         now = self._clock()
         error_code: str | None = None
         current: Snapshot | None = None
+        keys: frozenset[str] | None = None
         try:
-            answer = await self.client.customer_license_users(
-                watch.product, watch.customer_email, fresh=True
-            )
-            current = snapshot_of(summarise(watch.product, answer))
+            lookup = await self.client.lookup(watch.product, watch.customer_email, fresh=True)
+            if lookup.sent_at:
+                # Webhooks received while the check waited for the rate limiter are answered
+                # by this lookup: only later ones need another check.
+                answered_from = datetime.fromtimestamp(lookup.sent_at, UTC)
+                now = max(now, min(answered_from, self._clock()))
+            summary = summarise(watch.product, lookup.answer)
+            current = snapshot_of(summary)
+            keys = watch_keys(summary)
         except LicenseApiError as error:
             error_code = error.code
             stats.failed += 1
@@ -189,33 +233,33 @@ class Poller:
             failure_alerted=failure.alerted,
             next_check_at=self._next_check(now, failure.consecutive_failures),
             alerts=[
-                (alert.kind.value, self._payload(watch, alert, previous, current))
+                (alert.kind.value, alert_payload(watch, alert, previous, current))
                 for alert in alerts
             ],
+            keys=keys,
+        )
+        suppress = watch.snoozed(now)
+        # Nothing to post: the lease goes back in the same write (one less transaction).
+        done = (not result.alerts or suppress) and not await self.store.watches.pending_alerts(
+            watch.id
         )
         saved = await self.store.watches.save_check(
-            watch, self.owner, result, now=now, suppress=watch.snoozed(now)
+            watch, self.owner, result, now=now, suppress=suppress, release=done
         )
         if not saved:
             stats.lease_lost += 1
             log.warning("watch_lease_lost", watch_id=watch.id)
-            return
-        stats.alerts_posted += await self.deliver(watch)
-
-    def _payload(
-        self, watch: Watch, alert: Alert, previous: Snapshot | None, current: Snapshot | None
-    ) -> dict[str, Any]:
-        return message_payload(
-            render_alert(
-                alert,
-                watch_id=watch.id,
-                product=watch.product,
-                customer_email=watch.customer_email,
-                previous=previous,
-                current=current or previous,
-                threshold_pct=watch.threshold_pct,
-            )
-        )
+            return True  # someone else holds it
+        if done:
+            return True
+        posted = await self.deliver(watch)
+        stats.alerts_posted += posted
+        if posted and alerts and watch.woken_at is not None:
+            seconds = (self._clock() - watch.woken_at).total_seconds()
+            log.info("webhook_alert_posted", watch_id=watch.id, seconds=round(seconds, 3))
+            if self._on_webhook_alert is not None:
+                self._on_webhook_alert(seconds)
+        return False
 
     def _next_check(self, now: datetime, failures: int) -> datetime:
         factor = min(2 ** max(failures - 1, 0), self.options.max_backoff_factor) if failures else 1

@@ -97,6 +97,7 @@ class SlackCall:
     http_method: str = "POST"
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.time)  # wall clock, comparable across processes
 
     @property
     def token(self) -> str | None:

@@ -30,7 +30,7 @@ from bot.licensespring.models import (
     MalformedBody,
     parse_customer_license_users,
 )
-from bot.licensespring.ratelimit import RateLimiter
+from bot.licensespring.ratelimit import RateLimiter, SharedRateLimiter
 
 CUSTOMER_LICENSE_USERS_PATH = "/api/v4/customer_license_users"
 _PARSE_OFF_LOOP_BYTES = 256 * 1024
@@ -84,6 +84,9 @@ class Lookup:
     answer: CustomerLicenseUsers
     upstream_ms: float  # 0.0 for a cache hit
     cached: bool
+    # Wall-clock time the answering request was sent (after any rate-limit wait): the answer
+    # reflects every change made before it. 0.0 when unknown (a cache hit).
+    sent_at: float = 0.0
 
 
 def _retry_after_seconds(response: httpx.Response) -> float | None:
@@ -127,7 +130,7 @@ class LicenseApiClient:
         auth: Authenticator | None,
         options: ClientOptions,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter | SharedRateLimiter | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._http = http
@@ -141,7 +144,11 @@ class LicenseApiClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | SharedRateLimiter | None = None,
     ) -> LicenseApiClient:
         options = ClientOptions.from_settings(settings)
         http = httpx.AsyncClient(
@@ -152,7 +159,7 @@ class LicenseApiClient:
             headers={"Accept": "application/json", "User-Agent": "license-users-bot"},
             transport=transport,
         )
-        return cls(http, _authenticator(settings, http), options)
+        return cls(http, _authenticator(settings, http), options, limiter=limiter)
 
     async def __aenter__(self) -> Self:
         return self
@@ -230,10 +237,11 @@ class LicenseApiClient:
         attempt = 0
         while True:
             await self.limiter.acquire()
+            sent_at = time.time()
             try:
                 answer = await self._request_once(product, customer)
                 elapsed_ms = (time.monotonic() - started) * 1000
-                return Lookup(answer, elapsed_ms, cached=False)
+                return Lookup(answer, elapsed_ms, cached=False, sent_at=sent_at)
             except _Retryable as retryable:
                 error, delay = retryable.error, retryable.delay
                 if error.code in OAUTH_REFRESH_CODES:

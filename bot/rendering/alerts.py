@@ -32,9 +32,12 @@ from bot.rendering.blocks import (
 )
 from bot.rendering.ids import INVITE_COMMAND, ActionId, BlockId
 from bot.rendering.mrkdwn import escape_within, truncate
+from bot.store import Watch
 
 __all__ = [
     "MAX_LISTED_USERS",
+    "alert_payload",
+    "message_payload",
     "render_alert",
     "render_snoozed",
     "render_unwatched",
@@ -444,4 +447,28 @@ def render_unwatched(*, product: str, customer_email: str) -> Message:
     product_text = escape_within(product, _PRODUCT_COST) or MISSING
     return render_notice(
         f":wave: Stopped watching {email} in *{product_text}*: no more alerts in this channel."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The outbox keeps what to post as JSON
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    return {"text": message.text, "blocks": message.blocks}
+
+
+def alert_payload(
+    watch: Watch, alert: Alert, previous: Snapshot | None, current: Snapshot | None
+) -> dict[str, Any]:
+    return message_payload(
+        render_alert(
+            alert,
+            watch_id=watch.id,
+            product=watch.product,
+            customer_email=watch.customer_email,
+            previous=previous,
+            current=current or previous,
+            threshold_pct=watch.threshold_pct,
+        )
     )

@@ -18,7 +18,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -38,6 +38,7 @@ from bot.licensespring.auth import sign
 from bot.sandbox import seed
 from bot.sandbox.faults import Fault, failure_response
 from bot.sandbox.seed import Body
+from bot.sandbox.webhooks import DEFAULT_HEADER, WebhookSender, WebhookTarget
 
 LOOKUP_PATH = "/api/v4/customer_license_users"
 OAUTH_PATH = "/oauth/token"
@@ -104,6 +105,7 @@ class SandboxState:
         self._lock = threading.Lock()
         self.in_flight = 0  # requests being answered now (tests wait for 0 between cases)
         self.flood_limit = FLOOD_LIMIT_PER_S
+        self.webhooks = WebhookSender()
         self.reset_counters()
 
     # --- data -------------------------------------------------------------------------
@@ -125,6 +127,38 @@ class SandboxState:
             customers[key] = copy.deepcopy({"customer": customer, "users": users})
             self._lazy.get(product, {}).pop(key, None)
             self._encoded.pop((product, key), None)
+
+    def add_user(self, product: str, email: str, user: dict[str, Any]) -> dict[str, Any]:
+        """Assign a new license user to the customer (on its first license); the stored user."""
+        key = email.lower()
+        with self._lock:
+            body = self._body_locked(product, key)
+            if body is None:
+                raise ApiRejection(404, "customer_does_not_exist", "no such customer")
+            if any(u["email"].lower() == str(user["email"]).lower() for u in body["users"]):
+                raise ApiRejection(409, "validation_error", "the user already exists")
+            if body["users"]:
+                user = {**user, "license_id": body["users"][0]["license_id"]}
+            body["users"].append(copy.deepcopy(user))
+            self._encoded.pop((product, key), None)
+            return copy.deepcopy(user)
+
+    def update_user(
+        self, product: str, email: str, user_email: str, changes: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Change one user's fields; the user before and after."""
+        key = email.lower()
+        with self._lock:
+            body = self._body_locked(product, key)
+            if body is None:
+                raise ApiRejection(404, "customer_does_not_exist", "no such customer")
+            for index, user in enumerate(body["users"]):
+                if user["email"].lower() == user_email.lower():
+                    before = copy.deepcopy(user)
+                    body["users"][index] = {**user, **changes}
+                    self._encoded.pop((product, key), None)
+                    return before, copy.deepcopy(body["users"][index])
+            raise ApiRejection(404, "not_found", "no such license user")
 
     def body(self, product: str, email: str) -> Body | None:
         """The stored answer for a customer (building a lazy one), or None."""
@@ -154,6 +188,7 @@ class SandboxState:
         key = email.lower()
         with self._lock:
             self.lookups += 1
+            self.lookup_times.append(time.time())
             self.lookups_by_customer[(product, key)] += 1
             encoded = self._encoded.get((product, key))
             if encoded is None:
@@ -240,6 +275,7 @@ class SandboxState:
         with self._lock:
             self.requests: Counter[str] = Counter()
             self.lookups = 0
+            self.lookup_times: deque[float] = deque(maxlen=100_000)
             self.lookups_by_customer: Counter[tuple[str, str]] = Counter()
             self.token_requests = 0
             self.tokens_issued = 0
@@ -262,9 +298,11 @@ class SandboxState:
             return True
 
     def reset(self) -> None:
-        """Counters and faults back to the start (data and tokens stay)."""
+        """Counters, faults and the webhook target back to the start (data and tokens stay)."""
         self.reset_counters()
         self.clear_faults()
+        self.webhooks.target = None
+        self.webhooks.reset_counters()
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -284,6 +322,7 @@ class SandboxState:
                 "fault": fault.to_json() if fault is not None else None,
                 "fault_failures_left": self._fault_failures_left,
                 "base_latency_ms": self.base_latency_ms,
+                "webhooks": self.webhooks.stats(),
             }
 
 
@@ -452,6 +491,14 @@ async def _json_body(request: Request) -> object:
         raise ApiRejection(400, "validation_error", "the body is not JSON") from exc
 
 
+async def control_lookup_times(request: Request) -> Response:
+    """When each lookup was served (epoch seconds, the last 100,000): for rate figures."""
+    state = _sandbox(request)
+    with state._lock:
+        times = list(state.lookup_times)
+    return JSONResponse({"times": times})
+
+
 async def control_set_fault(request: Request) -> Response:
     try:
         fault = Fault.from_json(await _json_body(request))
@@ -485,8 +532,137 @@ async def control_put_customer(request: Request) -> Response:
         users, customer = _customer_payload(payload)
     except ApiRejection as rejection:
         return rejection.response()
-    _sandbox(request).set_users(product, email, users, customer)
+    state = _sandbox(request)
+    state.set_users(product, email, users, customer)
+    stored = state.body(product, email) or {}
+    state.webhooks.send("customer.updated", {"customer": dict(stored.get("customer") or {})})
     return JSONResponse({"product": product, "email": email.lower(), "users": len(users)})
+
+
+_USER_FIELDS: dict[str, type] = {
+    "first_name": str,
+    "last_name": str,
+    "is_active": bool,
+    "max_activations": int,
+    "total_activations": int,
+}
+
+
+def _user_changes(payload: object, *, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(payload, Mapping):
+        raise ApiRejection(400, "validation_error", "expected a JSON object")
+    changes: dict[str, Any] = {}
+    for name, value in payload.items():
+        kind = _USER_FIELDS.get(name) if name in allowed else None
+        if kind is None:
+            raise ApiRejection(400, "validation_error", f"unknown field {name!r}")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ApiRejection(400, "validation_error", f"{name} must be {kind.__name__}")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ApiRejection(400, "validation_error", f"{name} must be >= 0")
+        changes[name] = value
+    return changes
+
+
+def _license_data(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": user.get("license_id"),
+        "max_activations": user.get("max_activations"),
+        "times_activated": user.get("total_activations"),
+        "enabled": True,
+        "active": True,
+    }
+
+
+def _license_user_data(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "email": user.get("email"),
+        "first_name": user.get("first_name"),
+        "last_name": user.get("last_name"),
+        "is_active": user.get("is_active"),
+    }
+
+
+async def control_add_user(request: Request) -> Response:
+    """Assign a license user (`{"email": ..., ...}`); sends license.license_user.assigned."""
+    product, email = request.path_params["product"], request.path_params["email"]
+    state = _sandbox(request)
+    try:
+        payload = await _json_body(request)
+        if not isinstance(payload, Mapping) or not isinstance(payload.get("email"), str):
+            raise ApiRejection(400, "validation_error", "expected an object with an email")
+        user_email = str(payload["email"])
+        fields = _user_changes(
+            {k: v for k, v in payload.items() if k != "email"}, allowed=set(_USER_FIELDS)
+        )
+        user = seed.license_user(
+            user_email,
+            fields.get("first_name", ""),
+            fields.get("last_name", ""),
+            active=fields.get("is_active", True),
+            max_activations=fields.get("max_activations", 1),
+            total_activations=fields.get("total_activations", 0),
+        )
+        stored = state.add_user(product, email, user)
+    except ApiRejection as rejection:
+        return rejection.response()
+    event_id = state.webhooks.send(
+        "license.license_user.assigned",
+        {"license": _license_data(stored), "license_user": _license_user_data(stored)},
+    )
+    return JSONResponse({"user": user_email.lower(), "webhook": event_id})
+
+
+async def control_update_user(request: Request) -> Response:
+    """Change a user's activations or active flag; sends the matching license event."""
+    product, email = request.path_params["product"], request.path_params["email"]
+    user_email = request.path_params["user"]
+    state = _sandbox(request)
+    try:
+        changes = _user_changes(
+            await _json_body(request), allowed={"total_activations", "is_active"}
+        )
+        if not changes:
+            raise ApiRejection(400, "validation_error", "nothing to change")
+        before, after = state.update_user(product, email, user_email, changes)
+    except ApiRejection as rejection:
+        return rejection.response()
+    events: list[str | None] = []
+    used_before, used_after = before["total_activations"], after["total_activations"]
+    if used_after != used_before:
+        code = "license.activated" if used_after > used_before else "license.deactivated"
+        data: dict[str, Any] = {
+            "license": _license_data(after),
+            "device": {"id": 1, "hardware_id": f"sandbox-{used_after}"},
+        }
+        if code == "license.activated":
+            data["license_user"] = _license_user_data(after)
+        events.append(state.webhooks.send(code, data))
+    if after["is_active"] != before["is_active"]:
+        events.append(state.webhooks.send("license.updated", {"license": _license_data(after)}))
+    return JSONResponse({"user": user_email.lower(), "webhooks": [e for e in events if e]})
+
+
+async def control_set_webhooks(request: Request) -> Response:
+    """`{"url": ..., "secret": ..., "header"?: ...}` sets the target; `{"url": null}` clears it."""
+    state = _sandbox(request)
+    try:
+        payload = await _json_body(request)
+        if not isinstance(payload, Mapping):
+            raise ApiRejection(400, "validation_error", "expected a JSON object")
+        url, secret = payload.get("url"), payload.get("secret")
+        header = payload.get("header", DEFAULT_HEADER)
+        if url is None:
+            state.webhooks.target = None
+            return JSONResponse({"webhooks": None})
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ApiRejection(400, "validation_error", "url must be an http(s) URL")
+        if not isinstance(secret, str) or not secret or not isinstance(header, str):
+            raise ApiRejection(400, "validation_error", "secret must be a non-empty string")
+    except ApiRejection as rejection:
+        return rejection.response()
+    state.webhooks.target = WebhookTarget(url, secret, header)
+    return JSONResponse({"webhooks": url})
 
 
 def _customer_payload(payload: object) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -525,6 +701,7 @@ def create_sandbox_app(
     *,
     token_ttl: int = DEFAULT_TOKEN_TTL_S,
     latency_ms: int = 0,
+    webhooks: WebhookTarget | None = None,
 ) -> Starlette:
     """The sandbox as an ASGI app; its state is `app.state.sandbox`.
 
@@ -533,18 +710,38 @@ def create_sandbox_app(
     state = state if state is not None else SandboxState()
     state.token_ttl = token_ttl
     state.base_latency_ms = latency_ms
+    if webhooks is not None:
+        state.webhooks.target = webhooks
     routes = [
         Route(LOOKUP_PATH, customer_license_users, methods=["GET"]),
         Route(OAUTH_PATH, oauth_token, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/_sandbox/stats", control_stats, methods=["GET"]),
+        Route("/_sandbox/lookup_times", control_lookup_times, methods=["GET"]),
         Route("/_sandbox/faults", control_set_fault, methods=["POST"]),
         Route("/_sandbox/faults", control_clear_faults, methods=["DELETE"]),
         Route("/_sandbox/reset", control_reset, methods=["POST"]),
         Route("/_sandbox/oauth/expire", control_expire_tokens, methods=["POST"]),
         Route("/_sandbox/customers/{product}/{email}", control_put_customer, methods=["PUT"]),
+        Route("/_sandbox/customers/{product}/{email}/users", control_add_user, methods=["POST"]),
+        Route(
+            "/_sandbox/customers/{product}/{email}/users/{user}",
+            control_update_user,
+            methods=["PATCH"],
+        ),
+        Route("/_sandbox/webhooks", control_set_webhooks, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(_CountRequests, state=state)])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await state.webhooks.aclose()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(_CountRequests, state=state)],
+        lifespan=lifespan,
+    )
     app.state.sandbox = state
     return app
 
@@ -602,13 +799,17 @@ def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
-def run_sandbox(host: str, port: int, *, latency_ms: int = 0) -> None:
+def run_sandbox(
+    host: str, port: int, *, latency_ms: int = 0, webhooks: WebhookTarget | None = None
+) -> None:
     """Serve the sandbox until SIGINT/SIGTERM; port 0 picks a free port (the banner shows it)."""
-    app = create_sandbox_app(latency_ms=latency_ms)
+    app = create_sandbox_app(latency_ms=latency_ms, webhooks=webhooks)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False)
     sock = _listening_socket(host, port, config.backlog)
     bound_port = int(sock.getsockname()[1])
     print(startup_banner(f"http://{_display_host(host)}:{bound_port}"), flush=True)
+    if webhooks is not None:
+        print(f"Sending webhooks to {webhooks.url} (header {webhooks.header})", flush=True)
     # After a graceful shutdown uvicorn raises the caught signal again: SIGINT arrives here
     # as KeyboardInterrupt (a normal return), SIGTERM ends the process as the signal would.
     with contextlib.suppress(KeyboardInterrupt):

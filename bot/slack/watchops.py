@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alert_rules import evaluate, snapshot_of
 from bot.audit import Actor
+from bot.rendering.alerts import alert_payload
 from bot.rendering.blocks import render_notice
 from bot.rendering.ids import INVITE_COMMAND
 from bot.rendering.mrkdwn import escape
@@ -29,7 +32,11 @@ from bot.slack.replier import Replier
 from bot.slack.replies import lookup_error_text
 from bot.slack.services import Services
 from bot.slack.watchview import render_watch_list
-from bot.store import Watch
+from bot.store import CheckResult, Store, Watch
+from bot.summary import Summary
+from bot.webhooks.events import watch_keys
+
+log = structlog.get_logger("slack.watchops")
 
 SNOOZE = timedelta(hours=24)
 INVITE_HINT = f"Invite me there with `{INVITE_COMMAND}`, then run the command again."
@@ -163,6 +170,8 @@ async def create_watch(
         reference=reference,
         detail=f"watch {watch.id} in {channel} at {threshold_pct}%",
     )
+    if watch.last_snapshot is None and outcome.summary is not None:
+        await _take_baseline(store, watch, outcome.summary)
     verb = "Watching" if created else "Still watching"
     return WatchResult(
         f":eyes: {verb} `{escape(email)}` in `{escape(product)}` for "
@@ -171,6 +180,26 @@ async def create_watch(
         watch=watch,
         created=created,
     )
+
+
+async def _take_baseline(store: Store, watch: Watch, summary: Summary) -> None:
+    """The lookup just made is the watch's first snapshot, so the first change alerts even
+    when the next poll is hours away. Its confirmation waits in the outbox; the watch is due
+    now, so the poller posts it at once."""
+    now = datetime.now(UTC)
+    current = snapshot_of(summary)
+    alerts = evaluate(None, current, watch.threshold_pct)
+    result = CheckResult(
+        outcome="ok",
+        snapshot=current.to_json(),
+        consecutive_failures=0,
+        failure_alerted=False,
+        next_check_at=now,
+        alerts=[(a.kind.value, alert_payload(watch, a, None, current)) for a in alerts],
+        keys=watch_keys(summary),
+    )
+    if not await store.watches.save_baseline(watch, result, now=now):
+        log.info("watch_baseline_skipped", watch_id=watch.id)
 
 
 def describe(watch: Watch) -> str:

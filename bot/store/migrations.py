@@ -56,10 +56,25 @@ def _audit_by_user(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _webhooks(conn: Connection) -> None:
+    """Version 3: webhook wake-ups and key digests on watches; watch_keys, webhook_events,
+    rate_buckets and rate_bucket_clients (new tables come from create_all)."""
+    for column, kind in (
+        ("wake_at", "TIMESTAMP WITH TIME ZONE"),
+        ("wake_latest", "TIMESTAMP WITH TIME ZONE"),
+        ("woken_at", "TIMESTAMP WITH TIME ZONE"),
+        ("keys_digest", "TEXT"),
+    ):
+        sql_type = "DATETIME" if conn.dialect.name == "sqlite" and kind != "TEXT" else kind
+        conn.execute(sa.text(f"ALTER TABLE watches ADD COLUMN {column} {sql_type}"))
+    conn.execute(sa.text("CREATE INDEX ix_watches_wake_at ON watches (wake_at)"))
+
+
 # (version, upgrade) in ascending order; the last version is the schema's current one.
 STEPS: Final[list[tuple[int, Step]]] = [
     (1, _baseline),
     (2, _audit_by_user),
+    (3, _webhooks),
 ]
 SCHEMA_VERSION: Final = STEPS[-1][0]
 

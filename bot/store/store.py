@@ -23,6 +23,7 @@ from bot.store.migrations import migrate as run_migrations
 from bot.store.tables import audit_log, processed_events
 from bot.store.urls import async_database_url, redact_url
 from bot.store.watches import WatchRepository
+from bot.store.webhooks import WebhookRepository
 
 log = structlog.get_logger("store")
 
@@ -69,6 +70,7 @@ class Store:
         self.dialect: str = engine.dialect.name
         self._closed = False
         self.watches = WatchRepository(engine, self._reader)
+        self.webhooks = WebhookRepository(engine)
         self.ping_timeout: float = PING_TIMEOUT
 
     @classmethod

@@ -99,8 +99,63 @@ watches = sa.Table(
     sa.Column("next_check_at", UTCDateTime, nullable=True),
     sa.Column("lease_owner", sa.Text, nullable=True),
     sa.Column("lease_until", UTCDateTime, nullable=True),
+    # A webhook asked for a check: due at `wake_at`; `wake_latest` is the newest such request
+    # (a check that started before it runs again), `woken_at` the first (for latency figures).
+    sa.Column("wake_at", UTCDateTime, nullable=True),
+    sa.Column("wake_latest", UTCDateTime, nullable=True),
+    sa.Column("woken_at", UTCDateTime, nullable=True),
+    # Digest of the watch's rows in watch_keys, so unchanged keys are not rewritten each poll.
+    sa.Column("keys_digest", sa.Text, nullable=True),
     sa.UniqueConstraint("product", "customer_email", "channel_id"),
     sa.Index(None, "next_check_at"),
+    sa.Index(None, "wake_at"),
+)
+
+# What license webhooks are matched by: the license ids and license-user e-mails the watch's
+# last successful lookup held ("license:<id>", "user:<email>").
+watch_keys = sa.Table(
+    "watch_keys",
+    metadata,
+    sa.Column(
+        "watch_id",
+        sa.Integer,
+        sa.ForeignKey("watches.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("key", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("watch_id", "key"),
+    sa.Index(None, "key"),
+)
+
+# LicenseSpring webhook ids already processed (redeliveries do nothing); old rows are purged.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("event_id", sa.Text, primary_key=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "received_at"),
+)
+
+# One token bucket per LicenseSpring credential, shared by every process (PostgreSQL only).
+# `tat` is the bucket's "theoretical arrival time" (GCRA), in database-clock epoch seconds;
+# `credential` is a digest of the credential's identity, never the credential.
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("credential", sa.Text, primary_key=True),
+    sa.Column("tat", sa.Float, nullable=False),
+)
+
+# Processes that used a bucket recently: how the fallback divides the rate when the
+# database is unreachable.
+rate_bucket_clients = sa.Table(
+    "rate_bucket_clients",
+    metadata,
+    sa.Column("credential", sa.Text, nullable=False),
+    sa.Column("client", sa.Text, nullable=False),
+    sa.Column("seen_at", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint("credential", "client"),
 )
 
 # The alert outbox and exactly-once ledger: a row is written in the same transaction as the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,9 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.tables import sent_alerts, watches
+from bot.store.tables import sent_alerts, watch_keys, watches
 
 PENDING = "pending"
 SENT = "sent"
@@ -37,6 +38,10 @@ class Watch:
     consecutive_failures: int
     failure_alerted: bool
     next_check_at: datetime | None
+    wake_at: datetime | None = None
+    wake_latest: datetime | None = None
+    woken_at: datetime | None = None
+    keys_digest: str | None = None
 
     def snoozed(self, now: datetime) -> bool:
         return self.snoozed_until is not None and self.snoozed_until > now
@@ -61,6 +66,14 @@ class CheckResult:
     failure_alerted: bool
     next_check_at: datetime
     alerts: Sequence[tuple[str, dict[str, Any]]]  # (kind, payload); keys are made here
+    keys: frozenset[str] | None = None  # what webhooks match the watch by; None keeps them
+
+
+def keys_digest(keys: frozenset[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:32]
+
+
+_KEY_ROWS_PER_INSERT = 1000
 
 
 _WATCH_COLUMNS = [c for c in watches.c if c.name not in {"lease_owner", "lease_until"}]
@@ -195,9 +208,20 @@ class WatchRepository:
         due = (
             sa.select(watches.c.id)
             .where(watches.c.paused_reason.is_(None))
-            .where(sa.or_(watches.c.next_check_at.is_(None), watches.c.next_check_at <= now))
+            .where(
+                sa.or_(
+                    watches.c.next_check_at.is_(None),
+                    watches.c.next_check_at <= now,
+                    watches.c.wake_at <= now,
+                )
+            )
             .where(sa.or_(watches.c.lease_until.is_(None), watches.c.lease_until < now))
-            .order_by(watches.c.next_check_at.asc().nulls_first(), watches.c.id)
+            # Watches a webhook woke go first: someone is waiting for that alert.
+            .order_by(
+                watches.c.wake_at.asc().nulls_last(),
+                watches.c.next_check_at.asc().nulls_first(),
+                watches.c.id,
+            )
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -214,10 +238,41 @@ class WatchRepository:
             return sorted((_watch(row) for row in rows), key=lambda w: ids.index(w.id))
 
     async def save_check(
-        self, watch: Watch, owner: str, result: CheckResult, *, now: datetime, suppress: bool
+        self,
+        watch: Watch,
+        owner: str,
+        result: CheckResult,
+        *,
+        now: datetime,
+        suppress: bool,
+        release: bool = False,
     ) -> bool:
-        """Store the check and its alerts in one transaction; False if the lease was lost."""
+        """Store the check and its alerts in one transaction; False if the lease was lost.
+
+        `now` is when the check started: a webhook wake-up received after it stays, so the
+        watch is checked again (the lookup may have run before that change).
+        """
+        held = watches.c.lease_owner == owner
+        return await self._save(watch, result, held, now=now, suppress=suppress, release=release)
+
+    async def save_baseline(self, watch: Watch, result: CheckResult, *, now: datetime) -> bool:
+        """The first snapshot, taken by the watch command; False if a poll got there first."""
+        free = sa.or_(watches.c.lease_until.is_(None), watches.c.lease_until < now)
+        return await self._save(watch, result, free, now=now, suppress=False)
+
+    async def _save(
+        self,
+        watch: Watch,
+        result: CheckResult,
+        condition: sa.ColumnElement[bool],
+        *,
+        now: datetime,
+        suppress: bool,
+        release: bool = False,
+    ) -> bool:
         sequence = watch.snapshot_seq + 1
+        answered = sa.or_(watches.c.wake_latest.is_(None), watches.c.wake_latest <= now)
+        still_waiting = sa.case((answered, sa.null()), else_=watches.c.wake_latest)
         values: dict[str, Any] = {
             "last_checked_at": now,
             "last_outcome": result.outcome,
@@ -225,19 +280,30 @@ class WatchRepository:
             "consecutive_failures": result.consecutive_failures,
             "failure_alerted": result.failure_alerted,
             "next_check_at": result.next_check_at,
+            "wake_at": still_waiting,
+            "wake_latest": still_waiting,
+            "woken_at": still_waiting,
         }
         if result.snapshot is not None:
             values["last_snapshot"] = result.snapshot
+        if release:
+            values["lease_owner"] = None
+            values["lease_until"] = None
+        digest = keys_digest(result.keys) if result.keys is not None else None
+        if digest is not None:
+            values["keys_digest"] = digest
         async with self._engine.begin() as conn:
             updated = await conn.execute(
                 sa.update(watches)
                 .where(watches.c.id == watch.id)
-                .where(watches.c.lease_owner == owner)
+                .where(condition)
                 .where(watches.c.snapshot_seq == watch.snapshot_seq)
                 .values(**values)
             )
             if updated.rowcount != 1:
                 return False
+            if result.keys is not None and digest != watch.keys_digest:
+                await self._replace_keys(conn, watch.id, result.keys)
             for kind, payload in result.alerts:
                 await conn.execute(
                     self._insert(sent_alerts)
@@ -252,6 +318,13 @@ class WatchRepository:
                     .on_conflict_do_nothing()
                 )
         return True
+
+    @staticmethod
+    async def _replace_keys(conn: AsyncConnection, watch_id: int, keys: frozenset[str]) -> None:
+        await conn.execute(sa.delete(watch_keys).where(watch_keys.c.watch_id == watch_id))
+        rows = [{"watch_id": watch_id, "key": key} for key in sorted(keys)]
+        for start in range(0, len(rows), _KEY_ROWS_PER_INSERT):
+            await conn.execute(sa.insert(watch_keys), rows[start : start + _KEY_ROWS_PER_INSERT])
 
     async def release(self, watch_id: int, owner: str) -> None:
         async with self._engine.begin() as conn:

@@ -1,0 +1,1 @@
+"""LicenseSpring webhooks: signature check, event mapping and the HTTP endpoint."""
