@@ -438,7 +438,7 @@ async def test_a_version_1_database_is_upgraded_for_webhooks(store_url: str) -> 
     upgraded = await Store.open(store_url)
     try:
         versions, tables = await schema_state_of(upgraded)
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert tables == BOT_TABLES
         [watch] = await upgraded.watches.all()
         assert (watch.customer_email, watch.wake_at, watch.keys_digest) == ("a@b.c", None, None)

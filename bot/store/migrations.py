@@ -59,15 +59,19 @@ def _audit_by_user(conn: Connection) -> None:
 def _webhooks(conn: Connection) -> None:
     """Version 3: webhook wake-ups and key digests on watches; watch_keys, webhook_events,
     rate_buckets and rate_bucket_clients (new tables come from create_all)."""
+    # Idempotent: a database whose tables create_all made at a later version has them already.
+    present = {column["name"] for column in sa.inspect(conn).get_columns("watches")}
     for column, kind in (
         ("wake_at", "TIMESTAMP WITH TIME ZONE"),
         ("wake_latest", "TIMESTAMP WITH TIME ZONE"),
         ("woken_at", "TIMESTAMP WITH TIME ZONE"),
         ("keys_digest", "TEXT"),
     ):
+        if column in present:
+            continue
         sql_type = "DATETIME" if conn.dialect.name == "sqlite" and kind != "TEXT" else kind
         conn.execute(sa.text(f"ALTER TABLE watches ADD COLUMN {column} {sql_type}"))
-    conn.execute(sa.text("CREATE INDEX ix_watches_wake_at ON watches (wake_at)"))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_watches_wake_at ON watches (wake_at)"))
 
 
 # (version, upgrade) in ascending order; the last version is the schema's current one.
