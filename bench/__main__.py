@@ -16,7 +16,7 @@ from typing import Any
 from bench.harness import Plan, open_bench
 from bench.report import NOT_AVAILABLE, OK, ScenarioResult, machine, render, to_json, write_json
 from bench.scenarios import SCENARIO_NAMES, SCENARIOS, Scenario
-from bot.logging import configure_logging
+from bot.logs import configure_logging
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 EXIT_SCENARIO_FAILED = 1

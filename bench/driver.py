@@ -24,9 +24,9 @@ import aiohttp
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.servers import serve_in_thread
-from bot.devtools.slack_requests import FORM_CONTENT_TYPE, sign_body, slash_command_body
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.servers import serve_in_thread
+from bot.demo.slack_requests import FORM_CONTENT_TYPE, sign_body, slash_command_body
 
 EVENTS_PATH = "/slack/events"
 DELIVERY_POLL_S = 0.002

@@ -20,7 +20,7 @@ from typing import IO, Self
 
 import httpx
 
-from bot.devtools.servers import free_port
+from bot.demo.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_S = 30.0

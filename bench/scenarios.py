@@ -40,7 +40,7 @@ from bench.stats import median, percentile, ratio
 from bench.webhooks import shared_database_url, shared_rate, webhook_alerts
 from bot.alerts.poller import Poller, PollerOptions
 from bot.config import Settings
-from bot.devtools.slack_requests import block_action_body, sign_body
+from bot.demo.slack_requests import block_action_body, sign_body
 from bot.export import ENCODING, users_csv
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.models import parse_customer_license_users

@@ -25,7 +25,7 @@ import aiohttp
 
 from bench.harness import Plan, bench_customer, command_text, open_bench
 from bench.processes import Child
-from bot.devtools.slack_requests import (
+from bot.demo.slack_requests import (
     FORM_CONTENT_TYPE,
     JSON_CONTENT_TYPE,
     block_action_body,

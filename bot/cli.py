@@ -14,7 +14,7 @@ from bot.emails import normalise_email
 from bot.export import users_csv
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import NOT_CONFIGURED, LicenseApiError
-from bot.logging import configure_logging
+from bot.logs import configure_logging
 from bot.slack.parsing import InvalidRequest, parse_search
 from bot.summary import summarise
 from bot.textview import render_text, summary_json

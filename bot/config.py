@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.database_url import async_database_url
+
 DEFAULT_LICENSESPRING_API_URL = "https://api.licensespring.com"
 DEFAULT_OAUTH_URL = (
     "https://auth.licensespring.com/realms/user-portal/protocol/openid-connect/token"
@@ -121,8 +123,6 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
-        from bot.store.urls import async_database_url
-
         try:
             async_database_url(value)
         except ValueError as error:

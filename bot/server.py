@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -15,10 +15,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.httpbody import read_limited_body
+from bot.serving import Served
 from bot.webhooks.endpoint import WEBHOOK_PATH, licensespring_webhook
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = structlog.get_logger("server")
 
@@ -26,11 +24,11 @@ log = structlog.get_logger("server")
 MAX_BODY_BYTES = 1_000_000
 EVENTS_PATH = "/slack/events"
 
-RuntimeFactory = Callable[[], Awaitable["Runtime"]]
+RuntimeFactory = Callable[[], Awaitable[Served]]
 
 
 async def slack_events(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Served = request.app.state.runtime
     try:
         body = await read_limited_body(request, MAX_BODY_BYTES)
     except ClientDisconnect:
@@ -61,14 +59,14 @@ async def healthz(_: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Ready for traffic: the store answers (settings were valid, or we would not be running)."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: Served = request.app.state.runtime
     if not await runtime.store.ping():
         return JSONResponse({"status": "unavailable", "store": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "store": runtime.store.dialect})
 
 
 async def metrics(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Served = request.app.state.runtime
     try:
         counts = await runtime.store.watches.alerts_by_status()
     except Exception:  # noqa: BLE001 - metrics must render even when the store is down

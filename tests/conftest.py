@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.devtools.servers import serve_in_thread
+from bot.demo.servers import serve_in_thread
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState, create_sandbox_app
 from bot.store import Store
@@ -65,7 +65,7 @@ def sandbox_settings(sandbox_url: str, **overrides: Any) -> Settings:
 
 
 def fake_slack_overrides(slack: Any) -> dict[str, Any]:
-    from bot.devtools.slack_requests import SIGNING_SECRET
+    from bot.demo.slack_requests import SIGNING_SECRET
 
     return {
         "slack_bot_token": slack.bot_token,
@@ -84,7 +84,7 @@ def make_settings(sandbox_url: str, tmp_path: Any) -> SettingsFactory:
 
 @pytest.fixture(scope="session")
 def fake_slack_server() -> Iterator[Any]:
-    from bot.devtools.fake_slack import running_fake_slack
+    from bot.demo.fake_slack import running_fake_slack
 
     with running_fake_slack() as slack:
         yield slack
@@ -195,7 +195,7 @@ def _all_seeded_passwords() -> set[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def leak_scanner(fake_slack_server: Any) -> Iterator[Any]:
-    from bot.devtools.slack_requests import SIGNING_SECRET
+    from bot.demo.slack_requests import SIGNING_SECRET
     from tests.support import leaks
 
     scanner = leaks.LeakScanner(
@@ -218,7 +218,7 @@ def leak_scanner(fake_slack_server: Any) -> Iterator[Any]:
 @pytest.fixture(autouse=True)
 def scanned_logging(leak_scanner: Any) -> None:
     """Every test logs (JSON, DEBUG) through the leak scanner, whatever a previous test set."""
-    from bot.logging import configure_logging
+    from bot.logs import configure_logging
     from tests.support.leaks import ScannedStream
 
     configure_logging(log_format="json", level="DEBUG", stream=ScannedStream(leak_scanner))  # type: ignore[arg-type]

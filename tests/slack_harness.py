@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from bot.config import Settings
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.servers import serve_in_thread
-from bot.devtools.slack_requests import (
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.servers import serve_in_thread
+from bot.demo.slack_requests import (
     app_home_opened_body,
     block_action_body,
     event_callback_body,

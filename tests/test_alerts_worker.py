@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.alerts.poller import Poller, PollerOptions
-from bot.devtools.fake_slack import FakeSlack
+from bot.demo.fake_slack import FakeSlack
 from bot.licensespring.client import LicenseApiClient
 from bot.sandbox.app import SandboxState
 from bot.sandbox.seed import customer_record, license_user

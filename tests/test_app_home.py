@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.fake_slack import FakeSlack, SlackCall
+from bot.demo.fake_slack import FakeSlack, SlackCall
 from bot.rendering.ids import CallbackId
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
@@ -464,7 +464,7 @@ def test_submission_replayed_by_another_user(
 def test_malformed_submissions_get_a_local_answer(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
-    from bot.devtools.slack_requests import post_signed_sync
+    from bot.demo.slack_requests import post_signed_sync
 
     bot = start_bot(licensespring_products=PRODUCTS)
     bot.global_shortcut(CallbackId.GLOBAL_SHORTCUT)
@@ -492,7 +492,7 @@ def test_malformed_submissions_get_a_local_answer(
 def test_builder_link_for_a_home_with_lookups_and_watches(
     start_bot: BotFactory, sandbox: SandboxState, store_url: str
 ) -> None:
-    from bot.slack.terminal import block_kit_builder_view_url
+    from bot.demo.terminal import block_kit_builder_view_url
 
     bot = start_bot(database_url=store_url, licensespring_products=PRODUCTS)
     for text in (f"acme-desktop {seed.TYPICAL}", f"acme-cli {seed.AT_LIMIT}"):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.demo.terminal import BLOCK_KIT_BUILDER_URL, block_kit_builder_url, render_for_terminal
 from bot.licensespring.models import (
     Customer,
     CustomerLicenseUsers,
@@ -33,7 +34,6 @@ from bot.rendering.blocks import (
     render_summary,
 )
 from bot.rendering.mrkdwn import text_cost
-from bot.slack.terminal import BLOCK_KIT_BUILDER_URL, block_kit_builder_url, render_for_terminal
 from bot.summary import Summary, summarise
 
 EMAIL = "ada@example.com"

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.servers import free_port
-from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.servers import free_port
+from bot.demo.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from tests.support.leaks import scan_process_output

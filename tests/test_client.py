@@ -26,7 +26,7 @@ from bot.licensespring.errors import (
     LicenseApiError,
     hint_for,
 )
-from bot.logging import configure_logging
+from bot.logs import configure_logging
 from bot.sandbox import seed
 from bot.sandbox.app import LOOKUP_PATH, SandboxState
 from tests.conftest import SettingsFactory
@@ -282,7 +282,7 @@ async def test_dropped_connection_is_retried(
 
 
 async def test_unreachable_server_is_connection_error(make_settings: SettingsFactory) -> None:
-    from bot.devtools.servers import free_port
+    from bot.demo.servers import free_port
 
     settings = make_settings(licensespring_api_url=f"http://127.0.0.1:{free_port()}")
     async with LicenseApiClient.from_settings(settings) as client:

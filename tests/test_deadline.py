@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
-from bot.devtools.slack_requests import block_action_body, post_signed_sync
+from bot.demo.slack_requests import block_action_body, post_signed_sync
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
 from bot.rendering.blocks import button_value

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devtools.fake_slack import FakeSlack, running_fake_slack
-from bot.devtools.servers import serve_in_thread
-from bot.devtools.slack_requests import (
+from bot.demo.fake_slack import FakeSlack, running_fake_slack
+from bot.demo.servers import serve_in_thread
+from bot.demo.slack_requests import (
     SIGNING_SECRET,
     block_action_body,
     event_callback_body,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.fake_slack import FakeSlack
+from bot.demo.fake_slack import FakeSlack
 from bot.sandbox import seed
 from bot.sandbox.app import LOOKUP_PATH, SandboxState
 from tests.slack_harness import BotFactory, RunningBot

@@ -169,7 +169,7 @@ ORIGIN = FormOrigin("U111", "home")
 
 
 def submitted(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-    from bot.devtools.slack_requests import input_state
+    from bot.demo.slack_requests import input_state
 
     return {**view, "state": {"values": input_state(view, values)}}
 

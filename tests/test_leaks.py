@@ -1,6 +1,6 @@
 """The leak scanner itself must catch leaks, or the session-wide check means nothing."""
 
-from bot.devtools.fake_slack import FakeSlack
+from bot.demo.fake_slack import FakeSlack
 from tests.support.leaks import LeakScanner, ScannedStream
 
 

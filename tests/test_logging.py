@@ -4,7 +4,7 @@ import logging
 
 import structlog
 
-from bot.logging import REDACTED, Redactor, configure_logging
+from bot.logs import REDACTED, Redactor, configure_logging
 
 
 def test_redactor_hides_sensitive_keys_values_and_patterns() -> None:

@@ -44,7 +44,7 @@ def test_shortcuts_and_events_are_declared() -> None:
 def test_every_declared_event_and_shortcut_has_a_listener(start_bot: Any, sandbox: Any) -> None:
     """Bolt answers 404 to what no listener takes, and Slack retries and may then disable
     delivery: every subscribed event and every shortcut must be answered 200."""
-    from bot.devtools.slack_requests import (
+    from bot.demo.slack_requests import (
         event_callback_body,
         global_shortcut_body,
         message_shortcut_body,

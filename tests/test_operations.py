@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.slack_requests import SIGNING_SECRET
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.slack_requests import SIGNING_SECRET
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from tests.slack_harness import BotFactory

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.devtools.servers import serve_in_thread
+from bot.demo.servers import serve_in_thread
 from bot.licensespring.auth import hmac_authorization, http_date
 from bot.sandbox import seed
 from bot.sandbox.app import LOOKUP_PATH, SandboxState, create_sandbox_app, startup_banner

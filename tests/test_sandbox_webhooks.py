@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.devtools.servers import serve_in_thread
+from bot.demo.servers import serve_in_thread
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.webhooks.signature import verify

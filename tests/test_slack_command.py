@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.devtools.slack_requests import (
+from bot.demo.slack_requests import (
     SIGNING_SECRET,
     post_signed_sync,
     slash_command_body,
@@ -205,7 +205,7 @@ def test_bad_signatures_are_401_and_nothing_runs(
     response_url = bot.slack.new_response_url()
     body = slash_command_body(f"acme-desktop {seed.TYPICAL}", response_url=response_url)
     if headers == "tampered":
-        from bot.devtools.slack_requests import sign_body
+        from bot.demo.slack_requests import sign_body
 
         real = sign_body(body, secret=SIGNING_SECRET)
         response = bot.http.post(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.audit import Actor
-from bot.devtools.slack_requests import (
+from bot.demo.slack_requests import (
     block_action_body,
     event_callback_body,
     message_shortcut_body,

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from bot.devtools.fake_slack import FakeSlack
+from bot.demo.fake_slack import FakeSlack
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.store import AuditEntry, Store

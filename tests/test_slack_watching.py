@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.devtools.fake_slack import FakeSlack
+from bot.demo.fake_slack import FakeSlack
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.store import Store, Watch

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.slack_requests import slash_command_body
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.slack_requests import slash_command_body
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from tests.support.leaks import scan_process_output

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from bench.processes import Fleet, bot_args, clean_env, sandbox_args
-from bot.devtools.fake_slack import FakeSlack
-from bot.devtools.servers import free_port
-from bot.devtools.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.servers import free_port
+from bot.demo.slack_requests import SIGNING_SECRET, post_signed_sync, slash_command_body
 from bot.sandbox import seed
 from bot.webhooks.signature import sign
 

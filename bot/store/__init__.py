@@ -1,8 +1,8 @@
 """Persistent state on SQLite or PostgreSQL (SQLAlchemy Core, async)."""
 
+from bot.database_url import async_database_url, redact_url
 from bot.store.migrations import SCHEMA_VERSION, migrate
 from bot.store.store import AuditEntry, Store
-from bot.store.urls import async_database_url, redact_url
 from bot.store.watches import CheckResult, OutboxAlert, Watch, WatchRepository
 
 __all__ = [

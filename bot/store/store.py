@@ -18,10 +18,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.database_url import async_database_url, redact_url
 from bot.store.migrations import SQLITE_READ_ONLY, configure_sqlite_engine
 from bot.store.migrations import migrate as run_migrations
 from bot.store.tables import audit_log, processed_events
-from bot.store.urls import async_database_url, redact_url
 from bot.store.watches import WatchRepository
 from bot.store.webhooks import WebhookRepository
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import structlog
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -19,11 +19,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from bot.httpbody import read_limited_body
+from bot.serving import Served
 from bot.webhooks.events import MalformedEvent, WebhookEvent, parse_event
 from bot.webhooks.signature import SignatureError, verify
-
-if TYPE_CHECKING:
-    from bot.runtime import Runtime
 
 log = structlog.get_logger("webhooks")
 
@@ -45,13 +43,13 @@ ACCEPTED, DUPLICATE, IGNORED, REFUSED, UNAVAILABLE = (
 )
 
 
-def _answer(runtime: Runtime, outcome: str, status: int, message: str) -> Response:
+def _answer(runtime: Served, outcome: str, status: int, message: str) -> Response:
     runtime.metrics.webhooks.labels(outcome).inc()
     return JSONResponse({"status": outcome, "message": message}, status_code=status)
 
 
 async def licensespring_webhook(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Served = request.app.state.runtime
     settings = runtime.settings
     secret = settings.licensespring_webhook_secret
     if secret is None:
@@ -98,7 +96,7 @@ async def licensespring_webhook(request: Request) -> Response:
     return _answer(runtime, ACCEPTED, 202, f"{len(woken)} watches to check")
 
 
-async def _accept(runtime: Runtime, event: WebhookEvent) -> list[int] | None:
+async def _accept(runtime: Served, event: WebhookEvent) -> list[int] | None:
     """Record and wake, retrying a transaction the database refused (a deadlock, a dropped
     connection): it rolled back, and doing it again is safe."""
     for attempt in range(ACCEPT_ATTEMPTS):
@@ -119,7 +117,7 @@ async def _accept(runtime: Runtime, event: WebhookEvent) -> list[int] | None:
     raise AssertionError("unreachable")
 
 
-def _maybe_purge(runtime: Runtime) -> None:
+def _maybe_purge(runtime: Served) -> None:
     now = time.monotonic()
     if now - runtime.webhooks_purged_at < PURGE_EVERY_S:
         return

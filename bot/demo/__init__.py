@@ -1,5 +1,9 @@
 """`python -m bot demo`: the real bot answering real signed commands, with no credentials at all.
 
+The demo package also holds the local stand-ins the demo, the tests and the benchmarks run
+against (a fake Slack, loopback servers, Slack-signed request builders, terminal rendering):
+nothing here is used in production.
+
 Starts, on loopback: the sandbox License API, a local Slack stand-in (Web API + response_url
 receiver) and the real HTTP app. Sends Slack-signed `/license-users` commands through
 `POST /slack/events` exactly as Slack would, and prints what the bot sends back.
@@ -20,16 +24,16 @@ from typing import TextIO
 import httpx
 
 from bot.config import Settings
-from bot.devtools.fake_slack import FakeSlack, running_fake_slack
-from bot.devtools.servers import free_port, serve_in_thread
-from bot.devtools.slack_requests import post_signed_sync, slash_command_body
+from bot.demo.fake_slack import FakeSlack, running_fake_slack
+from bot.demo.servers import free_port, serve_in_thread
+from bot.demo.slack_requests import post_signed_sync, slash_command_body
+from bot.demo.terminal import block_kit_builder_url, render_for_terminal
 from bot.rendering.blocks import Message, render_notice
 from bot.runtime import start_runtime
 from bot.sandbox import seed
 from bot.sandbox.app import create_sandbox_app
 from bot.sandbox.webhooks import DEFAULT_HEADER, WebhookTarget
 from bot.server import create_server
-from bot.slack.terminal import block_kit_builder_url, render_for_terminal
 from bot.webhooks.endpoint import WEBHOOK_PATH
 
 SAMPLE_COMMANDS: tuple[str, ...] = (
@@ -170,7 +174,7 @@ LINKS_FILE_NAME = "license-users-bot-demo-links.txt"
 
 def show_live_alert(session: DemoSession, out: TextIO) -> None:
     """A watch, a change in LicenseSpring, and the alert its webhook brings seconds later."""
-    from bot.demo_alerts import live_alert
+    from bot.demo.live_alert import live_alert
 
     try:
         steps = live_alert(session)

@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from bot.devtools.slack_requests import post_signed_sync, slash_command_body
+from bot.demo.slack_requests import post_signed_sync, slash_command_body
+from bot.demo.terminal import render_for_terminal
 from bot.rendering.blocks import Message
 from bot.sandbox import seed
-from bot.slack.terminal import render_for_terminal
 
 if TYPE_CHECKING:
     from bot.demo import DemoSession

@@ -1,14 +1,14 @@
 """A local fake Slack: Web API + response_url receiver, served over real HTTP on loopback.
 
 Modelled on bolt-python's own ``tests/mock_web_api_server``, but as a Starlette app run by
-uvicorn in a thread (see ``bot.devtools.servers.serve_in_thread``), so the real ``slack_sdk``
+uvicorn in a thread (see ``bot.demo.servers.serve_in_thread``), so the real ``slack_sdk``
 clients (aiohttp underneath) talk to it exactly as they talk to slack.com.
 
 Example::
 
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.devtools.fake_slack import running_fake_slack
+    from bot.demo.fake_slack import running_fake_slack
 
 
     async def test_posts_a_message() -> None:
@@ -51,7 +51,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bot.devtools.servers import serve_in_thread
+from bot.demo.servers import serve_in_thread
 
 DEFAULT_BOT_TOKEN = "xoxb-test-token"
 BOT_USER_ID = "UBOT"
