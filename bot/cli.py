@@ -9,16 +9,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.audit import Auditor
 from bot.config import ConfigError, Settings, load_settings
 from bot.emails import normalise_email
 from bot.export import users_csv
 from bot.licensespring.client import LicenseApiClient
-from bot.licensespring.errors import NOT_CONFIGURED, LicenseApiError
+from bot.licensespring.errors import NOT_CONFIGURED
 from bot.logs import configure_logging
+from bot.lookup import LookupService
 from bot.slack.parsing import InvalidRequest, parse_search
-from bot.summary import summarise
 from bot.textview import render_text, summary_json
-from bot.userlist import Selection, UserIndex, UserQuery
+from bot.userlist import Selection, UserQuery
 
 EXIT_OK = 0
 EXIT_LOOKUP_FAILED = 1
@@ -99,19 +100,20 @@ async def run_lookup(
     csv_path: str | None = None,
 ) -> int:
     async with LicenseApiClient.from_settings(settings) as client:
-        try:
-            answer = await client.customer_license_users(
-                product, email, deadline_s=settings.lookup_deadline
+        # A person waits at the terminal: the same deadline as in Slack; nothing to audit.
+        lookups = LookupService(client, Auditor(None), deadline_s=settings.lookup_deadline)
+        outcome = await lookups.lookup_one(product, email, query=UserQuery(search))
+    error = outcome.error
+    if error is not None:
+        if error.code == NOT_CONFIGURED:
+            return fail(
+                "no LicenseSpring credentials configured: set LICENSESPRING_API_KEY and "
+                f"LICENSESPRING_SHARED_KEY (or the OAuth client), or {SANDBOX_HINT}"
             )
-        except LicenseApiError as error:
-            if error.code == NOT_CONFIGURED:
-                return fail(
-                    "no LicenseSpring credentials configured: set LICENSESPRING_API_KEY and "
-                    f"LICENSESPRING_SHARED_KEY (or the OAuth client), or {SANDBOX_HINT}"
-                )
-            return fail(f"lookup failed: {error.code}: {error.hint}", EXIT_LOOKUP_FAILED)
-    summary = summarise(product, answer)
-    selection = UserIndex(summary, answer.users).select(UserQuery(search))
+        return fail(f"lookup failed: {error.code}: {error.hint}", EXIT_LOOKUP_FAILED)
+    summary = outcome.summary
+    assert summary is not None and outcome.selection is not None
+    selection = outcome.selection
     if csv_path is not None:
         return write_csv(selection, csv_path)
     if as_json:

@@ -42,6 +42,7 @@ class LookupOutcome:
     cached: bool
     selection: Selection | None = None  # the users the lookup's query selects
     query: UserQuery = EVERYONE  # what was asked, kept on failures too (for "Try again")
+    sent_at: float = 0.0  # wall-clock time the answering request was sent (0 for a cache hit)
 
     @property
     def ok(self) -> bool:
@@ -99,7 +100,22 @@ class LookupService:
             result.cached,
             selection=selection,
             query=query,
+            sent_at=result.sent_at,
         )
+
+    async def refresh(self, product: str, email: str, *, surface: str) -> LookupOutcome:
+        """A fresh lookup for the bot itself (the alert poller): no cache, counted in the
+        metrics, not audited (no person asked)."""
+        outcome = await self.lookup_one(product, email, fresh=True)
+        self._count(outcome, surface)
+        return outcome
+
+    def _count(self, outcome: LookupOutcome, surface: str) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.lookups.labels(outcome.outcome, surface).inc()
+        if not outcome.cached and outcome.error is None:
+            self.metrics.upstream_seconds.observe(outcome.upstream_ms / 1000)
 
     async def lookup(
         self,
@@ -121,10 +137,7 @@ class LookupService:
         outcomes = await asyncio.gather(*(self.lookup_one(p, email, query=query) for p in products))
         total_ms = round((time.monotonic() - started) * 1000, 1)
         for outcome in outcomes:
-            if self.metrics is not None:
-                self.metrics.lookups.labels(outcome.outcome, surface).inc()
-                if not outcome.cached and outcome.error is None:
-                    self.metrics.upstream_seconds.observe(outcome.upstream_ms / 1000)
+            self._count(outcome, surface)
             log.info(
                 "lookup",
                 reference=reference,

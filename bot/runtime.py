@@ -76,6 +76,7 @@ class Runtime:
             self.licensespring,
             self.app.client,
             on_webhook_alert=self.metrics.webhook_alert_seconds.observe,
+            metrics=self.metrics,
         )
         self.tasks.spawn(poller.run_forever(self.poller_stop), name="alert_poller")
 
@@ -87,6 +88,7 @@ def build_poller(
     slack: AsyncWebClient,
     *,
     on_webhook_alert: Callable[[float], None] | None = None,
+    metrics: Metrics | None = None,
 ) -> Poller:
     return Poller(
         store,
@@ -94,6 +96,7 @@ def build_poller(
         slack,
         PollerOptions(interval_s=settings.alert_poll_interval),
         on_webhook_alert=on_webhook_alert,
+        metrics=metrics,
     )
 
 

@@ -33,12 +33,13 @@ from bot.alert_rules import (
     evaluate_failure,
     snapshot_of,
 )
+from bot.audit import Auditor
 from bot.licensespring.client import LicenseApiClient
-from bot.licensespring.errors import LicenseApiError
+from bot.lookup import LookupService
+from bot.metrics import Metrics
 from bot.rendering.alerts import alert_payload, render_watch_paused
 from bot.store import CheckResult, Store, Watch
 from bot.store.watches import FAILED, PENDING, SENT, OutboxAlert
-from bot.summary import summarise
 from bot.webhooks.events import watch_keys
 
 log = structlog.get_logger("alerts")
@@ -94,9 +95,13 @@ class Poller:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_webhook_alert: Callable[[float], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        # The poller's lookups go the way every lookup goes; its budget is the client's own
+        # (longer than a person's), and nobody asked, so nothing is audited.
+        self.lookups = LookupService(client, Auditor(None), metrics)
         self.slack = slack
         self.options = options
         self.owner = owner or default_owner()
@@ -203,20 +208,19 @@ class Poller:
         error_code: str | None = None
         current: Snapshot | None = None
         keys: frozenset[str] | None = None
-        try:
-            lookup = await self.client.lookup(watch.product, watch.customer_email, fresh=True)
-            if lookup.sent_at:
+        outcome = await self.lookups.refresh(watch.product, watch.customer_email, surface="poll")
+        if outcome.summary is not None:
+            if outcome.sent_at:
                 # Webhooks received while the check waited for the rate limiter are answered
                 # by this lookup: only later ones need another check.
-                answered_from = datetime.fromtimestamp(lookup.sent_at, UTC)
+                answered_from = datetime.fromtimestamp(outcome.sent_at, UTC)
                 now = max(now, min(answered_from, self._clock()))
-            summary = summarise(watch.product, lookup.answer)
-            current = snapshot_of(summary)
-            keys = watch_keys(summary)
-        except LicenseApiError as error:
-            error_code = error.code
+            current = snapshot_of(outcome.summary)
+            keys = watch_keys(outcome.summary)
+        else:
+            error_code = outcome.outcome
             stats.failed += 1
-            stats.errors_by_code[error.code] = stats.errors_by_code.get(error.code, 0) + 1
+            stats.errors_by_code[error_code] = stats.errors_by_code.get(error_code, 0) + 1
         stats.checked += 1
         previous = Snapshot.from_json(watch.last_snapshot)
         failure, alerts = evaluate_failure(
