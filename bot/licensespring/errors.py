@@ -10,18 +10,23 @@ RATE_LIMITED = "rate_limited"
 NOT_CONFIGURED = "not_configured"
 OAUTH_FAILED = "oauth_failed"
 
+# One sentence per code. `{product}` and `{customer}` name the lookup where the caller knows
+# it (a Slack reply fills them with code spans); elsewhere they read "that product" and so on.
 _HINTS: dict[str, str] = {
     # customer_license_users
-    "unknown_product": "No product with that short code exists. Check the product code.",
+    "unknown_product": "LicenseSpring has no product {product}. Check the product short code.",
     "missing_headers": "The request lacked required headers. This is a bot bug; report it.",
     "invalid_product_auth_method": (
-        "That product is not user-based, so it has no license users. "
-        "Use a product whose authorization method is 'user'."
+        "{product_cap} is not a user-based product, so it has no license users. "
+        "Try a product whose licenses are assigned to users."
     ),
-    "customer_does_not_exist": "No customer with that e-mail exists. Check the address.",
+    "customer_does_not_exist": (
+        "No customer {customer} in {product}. "
+        "Check the spelling, or look the customer up in another product."
+    ),
     "customer_not_found": (
-        "That customer was not found with these credentials. "
-        "Check the e-mail, or that the API key may see this customer."
+        "No customer {customer} in {product} that these credentials may see. "
+        "Check the spelling, or that the API key may see this customer."
     ),
     # authorization
     "date_header_diff": "The request's Date was rejected as stale. Check the server clock (NTP).",
@@ -81,8 +86,16 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
 )
 
 
-def hint_for(code: str) -> str | None:
-    return _HINTS.get(code)
+def hint_for(
+    code: str, *, product: str = "that product", customer: str = "with that e-mail"
+) -> str | None:
+    """The sentence for `code`, naming the product and customer as given; None if unknown."""
+    template = _HINTS.get(code)
+    if template is None:
+        return None
+    return template.format(
+        product=product, product_cap=product[:1].upper() + product[1:], customer=customer
+    )
 
 
 class LicenseApiError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.config import Settings
-from bot.licensespring.errors import LicenseApiError
+from bot.licensespring.errors import LicenseApiError, hint_for
 from bot.lookup import LookupOutcome
 from bot.rendering.blocks import (
     Message,
@@ -29,25 +29,20 @@ def lookup_error_text(
     error: LicenseApiError, *, product: str, email: str, known_products: Sequence[str] = ()
 ) -> str:
     """One or two sentences: what went wrong for this lookup and what to do next."""
-    where = f"{_code(email)} in {_code(product)}"
     code = error.code
+    named = hint_for(code, product=_code(product), customer=_code(email))
     if code == "unknown_product":
         known = (
             " Products this bot knows: " + ", ".join(_code(p) for p in known_products) + "."
             if known_products
-            else " Check the product short code in the LicenseSpring portal."
+            else ""
         )
-        return f":x: LicenseSpring has no product {_code(product)}.{known}"
+        return f":x: {named}{known}"
     if code == "invalid_product_auth_method":
-        return (
-            f":x: {_code(product)} is not a user-based product, so it has no license users. "
-            "Try a product whose licenses are assigned to users."
-        )
+        return f":x: {named}"
     if code in {"customer_does_not_exist", "customer_not_found"}:
-        return (
-            f":mag: No customer {_code(email)} in {_code(product)}. "
-            "Check the spelling, or look the customer up in another product."
-        )
+        return f":mag: {named}"
+    where = f"{_code(email)} in {_code(product)}"
     if error.transient:
         return (
             f":hourglass: LicenseSpring did not answer for {where} "
