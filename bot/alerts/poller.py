@@ -38,6 +38,7 @@ from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService
 from bot.metrics import Metrics
 from bot.rendering.alerts import alert_payload, render_watch_paused
+from bot.rendering.ids import CLOSED_CHANNEL_CODES
 from bot.store import CheckResult, Store, Watch
 from bot.store.watches import FAILED, PENDING, SENT, OutboxAlert
 from bot.webhooks.events import watch_keys
@@ -45,7 +46,6 @@ from bot.webhooks.events import watch_keys
 log = structlog.get_logger("alerts")
 
 # Slack answers these when the bot may not post in the channel: pause the watch.
-PAUSE_CODES = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
 SHORT_INTERVAL_S = 60
@@ -309,7 +309,7 @@ class Poller:
 
     async def _delivery_failed(self, watch: Watch, alert: OutboxAlert, code: str) -> None:
         now = self._clock()
-        if code in PAUSE_CODES:
+        if code in CLOSED_CHANNEL_CODES:
             await self.store.watches.mark_alert(alert, FAILED, now=now)
             await self.store.watches.pause(watch.id, code)
             log.warning("watch_paused", watch_id=watch.id, channel=watch.channel_id, code=code)

@@ -30,7 +30,7 @@ from bot.rendering.blocks import (
     render_notice,
     section_block,
 )
-from bot.rendering.ids import INVITE_COMMAND, ActionId, BlockId
+from bot.rendering.ids import INVITE_COMMAND, ActionId, BlockId, ChannelError
 from bot.rendering.mrkdwn import escape_within, truncate
 from bot.store import Watch
 
@@ -63,10 +63,12 @@ _HINT_CHARS = 300
 _SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 
 # Why Slack would not take an alert: the codes the poller pauses a watch for.
-_PAUSE_REASONS = {
-    "not_in_channel": "I am not a member of that channel any more",
-    "channel_not_found": "Slack cannot find that channel (deleted, or private without me)",
-    "is_archived": "the channel was archived",
+_PAUSE_REASONS: dict[str, str] = {
+    ChannelError.NOT_IN_CHANNEL: "I am not a member of that channel any more",
+    ChannelError.CHANNEL_NOT_FOUND: (
+        "Slack cannot find that channel (deleted, or private without me)"
+    ),
+    ChannelError.IS_ARCHIVED: "the channel was archived",
 }
 
 _USER_KINDS = frozenset(
@@ -409,7 +411,7 @@ def render_watch_paused(
     channel = _channel(channel_id)
     reason = _PAUSE_REASONS.get(reason_code) or f"Slack answered {_code(reason_code)}"
     command = _code(f"/license-users watch {product} {customer_email}", _COMMAND_COST)
-    if reason_code == "is_archived":
+    if reason_code == ChannelError.IS_ARCHIVED:
         remedy = f"Run {command} in another channel to get them again."
     else:
         remedy = f"Invite me with `{INVITE_COMMAND}` and run {command} again."

@@ -61,3 +61,16 @@ class CallbackId(StrEnum):
     LOOKUP_MODAL = "lookup_modal"
     WATCH_MODAL = "watch_modal"
     NOTICE_MODAL = "license_users_notice"
+
+
+class ChannelError(StrEnum):
+    """Slack's answers when the bot may not post in a conversation."""
+
+    NOT_IN_CHANNEL = "not_in_channel"
+    CHANNEL_NOT_FOUND = "channel_not_found"
+    IS_ARCHIVED = "is_archived"
+
+
+CLOSED_CHANNEL_CODES = frozenset(ChannelError)
+"""The channel is closed to the bot: tell the person how to fix it; alerts pause."""
+CANNOT_SEE_CHANNEL_CODES = frozenset({ChannelError.NOT_IN_CHANNEL, ChannelError.CHANNEL_NOT_FOUND})

@@ -9,7 +9,7 @@ a bug: the user gets the generic reply with that same reference, and the log has
 from __future__ import annotations
 
 from bot.rendering.blocks import Message, render_notice
-from bot.rendering.ids import INVITE_COMMAND
+from bot.rendering.ids import INVITE_COMMAND, ChannelError
 from bot.rendering.mrkdwn import escape
 
 INTERNAL_ERROR_TEXT = (
@@ -21,12 +21,10 @@ INVITE_HINT = f"Invite me with `{INVITE_COMMAND}` and try again."
 
 # Slack's answers when the bot may not post in a conversation, and what to tell the user.
 CHANNEL_ERROR_HINTS: dict[str, str] = {
-    "not_in_channel": f":wave: I can't post in that channel yet. {INVITE_HINT}",
-    "channel_not_found": f":wave: I can't post in that channel yet. {INVITE_HINT}",
-    "is_archived": ":file_cabinet: That channel is archived, so I can't reply there.",
+    ChannelError.NOT_IN_CHANNEL: f":wave: I can't post in that channel yet. {INVITE_HINT}",
+    ChannelError.CHANNEL_NOT_FOUND: f":wave: I can't post in that channel yet. {INVITE_HINT}",
+    ChannelError.IS_ARCHIVED: ":file_cabinet: That channel is archived, so I can't reply there.",
 }
-PAUSE_CODES = frozenset(CHANNEL_ERROR_HINTS)
-"""Codes that mean "this channel is closed to the bot": alerts pause instead of retrying."""
 
 
 class UserFacingError(Exception):

@@ -23,6 +23,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.audit import Actor
 from bot.rendering.blocks import Message
+from bot.rendering.ids import ChannelError
 from bot.slack.errors import NotDelivered, NotInChannel
 
 log = structlog.get_logger("slack.replier")
@@ -84,7 +85,7 @@ class Replier:
         """
         where = channel or (self.actor.channel if self.actor else None)
         if not where:
-            raise NotInChannel("channel_not_found")
+            raise NotInChannel(ChannelError.CHANNEL_NOT_FOUND)
         thread = (
             None if top_level else (thread_ts or (self.actor.thread_ts if self.actor else None))
         )

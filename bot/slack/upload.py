@@ -14,6 +14,7 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.rendering.ids import ChannelError
 from bot.rendering.mrkdwn import escape
 from bot.slack.errors import NotDelivered
 
@@ -76,7 +77,7 @@ async def upload_to_dm(
             opened = await client.conversations_open(users=user_id)
             channel = str((opened.get("channel") or {}).get("id", ""))
             if not channel:
-                raise UploadFailed("channel_not_found")
+                raise UploadFailed(ChannelError.CHANNEL_NOT_FOUND)
             done = await client.files_upload_v2(
                 channel=channel,
                 filename=filename,

@@ -19,7 +19,7 @@ from bot.alert_rules import evaluate, snapshot_of
 from bot.audit import Actor
 from bot.rendering.alerts import alert_payload
 from bot.rendering.blocks import render_notice
-from bot.rendering.ids import INVITE_COMMAND
+from bot.rendering.ids import CANNOT_SEE_CHANNEL_CODES, INVITE_COMMAND
 from bot.rendering.mrkdwn import escape
 from bot.slack.errors import BadInput, NotConfigured
 from bot.slack.parsing import (
@@ -88,7 +88,7 @@ async def channel_problem(client: AsyncWebClient, channel: str) -> ChannelProble
         response = await client.conversations_info(channel=channel)
     except SlackApiError as error:
         code = error.response.get("error")
-        if code in {"channel_not_found", "not_in_channel"}:
+        if code in CANNOT_SEE_CHANNEL_CODES:
             return ChannelProblem("cannot_see", channel)
         return ChannelProblem("slack_error", channel, str(code))
     info = response.get("channel") or {}
