@@ -44,10 +44,6 @@ class BadInput(UserFacingError):
     """What the user typed or chose cannot be used."""
 
 
-class NotAllowed(UserFacingError):
-    """The access lists refuse this user or channel."""
-
-
 class StaleButton(UserFacingError):
     """A button or view whose value no longer makes sense."""
 
