@@ -63,6 +63,7 @@ class Summary:
     at_limit: tuple[LicenseUser, ...]  # active users whose activations reached the maximum
     on_initial_password: tuple[LicenseUser, ...]  # every user, inactive ones included
     inactive_on_initial_password: int
+    inactive_at_limit: int = 0  # inactive users whose activations reached the maximum
 
     @property
     def activations_used(self) -> int:
@@ -89,7 +90,7 @@ def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
     buckets: tuple[list[LicenseUser], ...] = ([], [], [], [])
     active = used = maximum = without_max = 0
     active_used = active_maximum = active_without_max = 0
-    inactive_initial = 0
+    inactive_initial = inactive_full = 0
     for user in sorted(answer.users, key=_email_key):
         activations = user.total_activations or 0
         user_max = user.max_activations
@@ -110,6 +111,7 @@ def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
                 buckets[Concern.ACTIVE].append(user)
         else:
             inactive_initial += user.is_initial_password
+            inactive_full += bool(known_max) and activations >= known_max
             buckets[Concern.INACTIVE].append(user)
     ordered = tuple(user for bucket in buckets for user in bucket)
     return Summary(
@@ -124,6 +126,7 @@ def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
         at_limit=tuple(buckets[Concern.AT_LIMIT]),
         on_initial_password=tuple(u for u in ordered if u.is_initial_password),
         inactive_on_initial_password=inactive_initial,
+        inactive_at_limit=inactive_full,
     )
 
 

@@ -40,6 +40,13 @@ def activations_text(summary: Summary) -> str:
     return text
 
 
+def _at_limit_text(summary: Summary) -> str:
+    text = str(len(summary.at_limit))
+    if summary.inactive_at_limit:
+        text += f" (and {summary.inactive_at_limit} inactive)"
+    return text
+
+
 def _initial_password_text(summary: Summary) -> str:
     text = str(len(summary.on_initial_password))
     if summary.inactive_on_initial_password:
@@ -88,7 +95,7 @@ def render_text(
         f"{title or customer.email} <{customer.email}>  (product {summary.product})",
         f"Users: {summary.total}   active: {summary.active}   inactive: {summary.inactive}",
         f"Activations: {activations_text(summary)}",
-        f"At activation limit: {len(summary.at_limit)}   "
+        f"At activation limit: {_at_limit_text(summary)}   "
         f"On initial password: {_initial_password_text(summary)}",
     ]
     if not summary.users:
@@ -139,6 +146,7 @@ def summary_json(summary: Summary, selection: Selection | None = None) -> dict[s
             "active_users_activations_max": summary.active_activations.maximum,
             "active_users_utilisation": summary.active_activations.utilisation,
             "at_activation_limit": len(summary.at_limit),
+            "inactive_at_activation_limit": summary.inactive_at_limit,
             "on_initial_password": len(summary.on_initial_password),
             "inactive_on_initial_password": summary.inactive_on_initial_password,
         },

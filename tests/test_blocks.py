@@ -144,7 +144,8 @@ def test_counts_and_fallback_text() -> None:
     assert_sendable(message)
     assert message.text == (
         "Ada Lovelace · Analytical Engines Ltd (ada@example.com), engine: 8 users, 6 active, "
-        "21/29 activations (72%; active users 12/20), 1 at limit, 1 on initial password"
+        "21/29 activations (72%; active users 12/20), 1 at limit (and 1 inactive), "
+        "1 on initial password"
     )
     header, identity, overview = message.blocks[:3]
     assert header == {
@@ -164,7 +165,8 @@ def test_counts_and_fallback_text() -> None:
         "*Inactive*\n2",
         "*Activations*\n21 / 29 (72%)\n▰▰▰▰▰▰▰▱▱▱\nActive users: 12 / 20 (60%)\n"
         "1 user without a maximum",
-        "*At activation limit*\n:no_entry: 1",
+        # old1 holds 9 of 9 but is inactive: named apart, it cannot activate anyway.
+        "*At activation limit*\n:no_entry: 1 (and 1 inactive)",
         "*On initial password*\n:warning: 1",
     ]
 
@@ -723,7 +725,8 @@ def test_multi_product_with_errors_and_successes() -> None:
     texts = [block["text"]["text"] for block in message.blocks[1:]]
     assert texts == [
         "*engine* · Ada Lovelace · Analytical Engines Ltd\n8 users, 6 active, "
-        "21/29 activations (72%; active users 12/20), 1 at limit, 1 on initial password",
+        "21/29 activations (72%; active users 12/20), 1 at limit (and 1 inactive), "
+        "1 on initial password",
         "*loom*\n:x: LicenseSpring has no product `loom`.",
         "*mill* · Ada Lovelace · Analytical Engines Ltd\nNo license users",
     ]
@@ -835,7 +838,7 @@ def test_terminal_rendering_shows_customer_and_counts() -> None:
         "Inactive: 2",
         "Activations: 21 / 29 (72%) ▰▰▰▰▰▰▰▱▱▱ Active users: 12 / 20 (60%) "
         "1 user without a maximum",
-        "At activation limit: ⛔ 1",
+        "At activation limit: ⛔ 1 (and 1 inactive)",
         "On initial password: ⚠️ 1",
         f"Users 1{DASH}8 of 8",
         "[ Share in channel ]  [ Escalate ]",

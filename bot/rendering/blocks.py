@@ -416,14 +416,13 @@ def _overview_block(summary: Summary) -> Block:
         return section_block(
             f"No license users for this customer in *{_product(summary.product)}*."
         )
-    at_limit = len(summary.at_limit)
     return fields_block(
         [
             f"*Users*\n{format_number(summary.total)}",
             f"*Active*\n{format_number(summary.active)}",
             f"*Inactive*\n{format_number(summary.inactive)}",
             f"*Activations*\n{_activations_overview(summary)}",
-            f"*At activation limit*\n{_flagged(at_limit, Concern.AT_LIMIT)}",
+            f"*At activation limit*\n{_at_limit_overview(summary)}",
             f"*On initial password*\n{_initial_password_overview(summary)}",
         ]
     )
@@ -431,6 +430,14 @@ def _overview_block(summary: Summary) -> Block:
 
 def _flagged(count: int, concern: Concern) -> str:
     return f"{_MARKERS[concern]} {format_number(count)}" if count else "0"
+
+
+def _at_limit_overview(summary: Summary) -> str:
+    """Active users at their limit; inactive ones at theirs are counted apart."""
+    text = _flagged(len(summary.at_limit), Concern.AT_LIMIT)
+    if summary.inactive_at_limit:
+        text += f" (and {format_number(summary.inactive_at_limit)} inactive)"
+    return text
 
 
 def _initial_password_overview(summary: Summary) -> str:
@@ -645,10 +652,17 @@ def _counts_sentence(summary: Summary) -> str:
         plural(summary.total, "user"),
         f"{format_number(summary.active)} active",
         _activations_sentence(summary),
-        f"{format_number(len(summary.at_limit))} at limit",
+        _at_limit_sentence(summary),
         on_initial,
     ]
     return ", ".join(parts)
+
+
+def _at_limit_sentence(summary: Summary) -> str:
+    text = f"{format_number(len(summary.at_limit))} at limit"
+    if summary.inactive_at_limit:
+        text += f" (and {format_number(summary.inactive_at_limit)} inactive)"
+    return text
 
 
 def _activations_sentence(summary: Summary) -> str:
