@@ -30,6 +30,7 @@ from bot.rendering.blocks import (
 )
 from bot.rendering.ids import SHOW_USERS_PATTERN, ActionId
 from bot.rendering.mrkdwn import escape
+from bot.slack.context import pressed_action
 from bot.slack.errors import NotConfigured, NotDelivered, NotInChannel, StaleButton, UpstreamFailed
 from bot.slack.replier import Replier
 from bot.slack.replies import THREAD_BUTTONS, lookup_message, private_buttons
@@ -62,15 +63,9 @@ def register(app: AsyncApp, tasks: TaskTracker) -> None:
 # --- what a button asks for ------------------------------------------------------------------
 
 
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    first = actions[0]
-    return first if isinstance(first, dict) else {}
-
-
 def list_state_of(body: dict[str, Any]) -> ListState:
     """What the pressed button or chosen menu item asks for; StaleButton if it is not ours."""
-    action = _action(body)
+    action = pressed_action(body)
     try:
         if action.get("action_id") == ActionId.FILTER:
             chosen = (action.get("selected_option") or {}).get("value", "")

@@ -10,6 +10,7 @@ from bot.audit import Actor
 from bot.rendering.blocks import parse_state_value
 from bot.rendering.ids import ActionId
 from bot.rendering.mrkdwn import escape_within
+from bot.slack.context import pressed_value
 from bot.slack.dm_lookup import answer_in_dm
 from bot.slack.home_publish import publish_home
 from bot.slack.modal_views import FormOrigin, lookup_modal, watch_modal
@@ -71,10 +72,8 @@ async def lookup_again(
 ) -> None:
     """Run a recent lookup again; the answer goes to the person's DM, the Home says so."""
     await ack()
-    actions = body.get("actions") or [{}]
-    value = actions[0].get("value") if isinstance(actions[0], dict) else None
     try:
-        asked = parse_state_value(str(value or ""))
+        asked = parse_state_value(pressed_value(body))
     except ValueError:
         await publish_home(replier, services, actor.slack_user, notice=STALE_HOME_BUTTON)
         return

@@ -75,6 +75,18 @@ def actor_of(body: dict[str, Any]) -> Actor | None:
     return None
 
 
+def pressed_action(body: dict[str, Any]) -> dict[str, Any]:
+    """Pure: the button or menu item a `block_actions` payload is about ({} if none)."""
+    actions = body.get("actions") or [{}]
+    first = actions[0]
+    return first if isinstance(first, dict) else {}
+
+
+def pressed_value(body: dict[str, Any]) -> str:
+    """Pure: the pressed button's value ("" if none)."""
+    return str(pressed_action(body).get("value") or "")
+
+
 def surface_of(body: dict[str, Any]) -> str:
     """Pure: the kind of surface a payload came from, for logs, metrics and replies."""
     if "command" in body:

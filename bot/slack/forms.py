@@ -17,6 +17,7 @@ from bot.audit import Actor
 from bot.rendering.blocks import parse_state_value
 from bot.rendering.ids import ActionId, CallbackId
 from bot.rendering.mrkdwn import escape_within
+from bot.slack.context import pressed_value
 from bot.slack.dm_lookup import answer_in_dm
 from bot.slack.home_publish import publish_home
 from bot.slack.modal_views import (
@@ -83,10 +84,8 @@ def _watch_modal_for_summary(
     body: dict[str, Any], actor: Actor, services: Services
 ) -> dict[str, Any]:
     settings = services.settings
-    actions = body.get("actions") or [{}]
-    value = actions[0].get("value") if isinstance(actions[0], dict) else None
     try:
-        asked = parse_state_value(str(value or ""))
+        asked = parse_state_value(pressed_value(body))
         product, email = asked.product, asked.email
     except ValueError:
         product, email = "", ""  # a stale button: an empty form still works

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.audit import Actor
 from bot.rendering.blocks import render_notice
 from bot.rendering.ids import ActionId
+from bot.slack.context import pressed_value
 from bot.slack.errors import StaleButton
 from bot.slack.home_publish import publish_home
 from bot.slack.replier import Replier
@@ -41,8 +42,7 @@ async def unwatch(
 
 
 def _watch_id(body: dict[str, Any]) -> int:
-    actions = body.get("actions") or [{}]
-    value = str(actions[0].get("value", "")) if isinstance(actions[0], dict) else ""
+    value = pressed_value(body)
     if not value.isdigit():
         raise StaleButton(STALE_WATCH_BUTTON)
     return int(value)
