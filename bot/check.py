@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
+from bot.licensespring.management import ManagementApiClient, ManagementApiError
 from bot.slack.app import build_web_client
 from bot.store import Store, redact_url
 
@@ -103,6 +104,25 @@ async def check_licensespring(settings: Settings) -> CheckLine:
     return CheckLine("licensespring", True, f"reachable at {settings.licensespring_api_url}")
 
 
+async def check_management(settings: Settings) -> CheckLine:
+    if not settings.has_management_key:
+        return CheckLine(
+            "management api",
+            None,
+            "LICENSESPRING_MANAGEMENT_API_KEY not set: customers are found only by their own "
+            "e-mail, and seats are not shown",
+        )
+    url = settings.licensespring_management_api_url
+    async with ManagementApiClient.from_settings(settings) as client:
+        try:
+            visible = await client.probe()
+        except ManagementApiError as error:
+            return CheckLine("management api", False, f"{error.code}: {error.sentence}")
+    return CheckLine(
+        "management api", True, f"key set and accepted by {url} ({visible:,} licenses visible)"
+    )
+
+
 def check_webhooks(settings: Settings) -> CheckLine:
     if settings.licensespring_webhook_secret is None:
         return CheckLine(
@@ -124,6 +144,7 @@ CHECKS: tuple[Callable[[Settings], Awaitable[CheckLine]], ...] = (
     check_store,
     check_slack,
     check_licensespring,
+    check_management,
 )
 
 

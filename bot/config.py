@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.database_url import async_database_url
 
 DEFAULT_LICENSESPRING_API_URL = "https://api.licensespring.com"
+DEFAULT_MANAGEMENT_API_URL = "https://saas.licensespring.com"
 DEFAULT_OAUTH_URL = (
     "https://auth.licensespring.com/realms/user-portal/protocol/openid-connect/token"
 )
@@ -57,6 +58,9 @@ class Settings(BaseSettings):
     # Webhooks (Enterprise plan): the endpoint exists only when the secret is set.
     licensespring_webhook_secret: SecretStr | None = None
     licensespring_webhook_signature_header: str = "LicenseSpring-Signature"
+    # Management API (optional): finds a customer from a license user's e-mail, counts seats.
+    licensespring_management_api_url: str = DEFAULT_MANAGEMENT_API_URL
+    licensespring_management_api_key: SecretStr | None = None
 
     # Store, alerts, access
     database_url: str = "sqlite+aiosqlite:///license-users-bot.db"
@@ -103,6 +107,7 @@ class Settings(BaseSettings):
         "licensespring_client_id",
         "licensespring_client_secret",
         "licensespring_webhook_secret",
+        "licensespring_management_api_key",
         "default_product",
         "escalation_channel_id",
         mode="before",
@@ -113,7 +118,12 @@ class Settings(BaseSettings):
             return None
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("licensespring_api_url", "licensespring_oauth_url", "slack_api_url")
+    @field_validator(
+        "licensespring_api_url",
+        "licensespring_oauth_url",
+        "slack_api_url",
+        "licensespring_management_api_url",
+    )
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -153,6 +163,10 @@ class Settings(BaseSettings):
         return self.has_hmac_credentials or self.has_oauth_credentials
 
     @property
+    def has_management_key(self) -> bool:
+        return self.licensespring_management_api_key is not None
+
+    @property
     def has_slack_credentials(self) -> bool:
         return self.slack_bot_token is not None
 
@@ -166,6 +180,7 @@ class Settings(BaseSettings):
             self.licensespring_shared_key,
             self.licensespring_client_secret,
             self.licensespring_webhook_secret,
+            self.licensespring_management_api_key,
         ]
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
@@ -187,6 +202,7 @@ RULES: dict[str, str] = {
     "licensespring_api_url": "an http:// or https:// URL",
     "licensespring_oauth_url": "an http:// or https:// URL",
     "slack_api_url": "an http:// or https:// URL",
+    "licensespring_management_api_url": "an http:// or https:// URL",
 }
 """What each bounded or typed setting accepts, in plain words (errors and the README)."""
 

@@ -35,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.licensespring.auth import sign
-from bot.sandbox import seed
+from bot.sandbox import management, seed
 from bot.sandbox.faults import Fault, failure_response
 from bot.sandbox.seed import Body
 from bot.sandbox.webhooks import DEFAULT_HEADER, WebhookSender, WebhookTarget
@@ -106,6 +106,7 @@ class SandboxState:
         self.in_flight = 0  # requests being answered now (tests wait for 0 between cases)
         self.flood_limit = FLOOD_LIMIT_PER_S
         self.webhooks = WebhookSender()
+        self.management = management.ManagementState(self._built_customers)
         self.reset_counters()
 
     # --- data -------------------------------------------------------------------------
@@ -159,6 +160,11 @@ class SandboxState:
                     self._encoded.pop((product, key), None)
                     return before, copy.deepcopy(body["users"][index])
             raise ApiRejection(404, "not_found", "no such license user")
+
+    def _built_customers(self) -> dict[str, dict[str, Body]]:
+        """product -> e-mail -> answer, for the customers built so far (lazy ones excluded)."""
+        with self._lock:
+            return {product: dict(customers) for product, customers in self._customers.items()}
 
     def body(self, product: str, email: str) -> Body | None:
         """The stored answer for a customer (building a lazy one), or None."""
@@ -303,6 +309,7 @@ class SandboxState:
         self.clear_faults()
         self.webhooks.target = None
         self.webhooks.reset_counters()
+        self.management.reset()
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -508,6 +515,22 @@ async def control_set_fault(request: Request) -> Response:
         return ApiRejection(400, "validation_error", str(exc)).response()
     _sandbox(request).set_fault(fault)
     return JSONResponse({"fault": fault.to_json()})
+
+
+async def control_set_management_fault(request: Request) -> Response:
+    try:
+        fault = Fault.from_json(await _json_body(request))
+    except ApiRejection as rejection:
+        return rejection.response()
+    except (ValueError, TypeError) as exc:
+        return ApiRejection(400, "validation_error", str(exc)).response()
+    _sandbox(request).management.set_fault(fault)
+    return JSONResponse({"fault": fault.to_json()})
+
+
+async def control_clear_management_fault(request: Request) -> Response:
+    _sandbox(request).management.clear_fault()
+    return JSONResponse({"fault": None})
 
 
 async def control_clear_faults(request: Request) -> Response:
@@ -730,6 +753,10 @@ def create_sandbox_app(
             methods=["PATCH"],
         ),
         Route("/_sandbox/webhooks", control_set_webhooks, methods=["POST"]),
+        Route(management.LICENSES_PATH, management.licenses, methods=["GET"]),
+        Route(management.LICENSE_USERS_PATH, management.license_users, methods=["GET"]),
+        Route("/_sandbox/management/faults", control_set_management_fault, methods=["POST"]),
+        Route("/_sandbox/management/faults", control_clear_management_fault, methods=["DELETE"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -747,13 +774,19 @@ def create_sandbox_app(
 
 
 _SAMPLE_CUSTOMERS = (
-    (seed.TYPICAL, "8 users, a typical mix (also in acme-cli)"),
+    (seed.TYPICAL, "8 users, a typical mix (also in acme-cli); 8 / 15 seats, 1 license full"),
     (seed.AT_LIMIT, "users at their activation limit"),
     (seed.INITIAL_PASSWORD, "users who never changed the initial password"),
     (seed.EMPTY, "a customer with no users"),
     (seed.MISCHIEF, "Slack control sequences in names"),
     (seed.BIG, f"{seed.BIG_USER_COUNT:,} users"),
     (seed.HUGE, f"{seed.HUGE_USER_COUNT:,} users, built on first request"),
+)
+
+
+_SAMPLE_LICENSE_USERS = (
+    (seed.LICENSE_USER, f"a license user of Acme Ltd ({seed.ACME})"),
+    (seed.SHARED_USER, "a license user of two customers"),
 )
 
 
@@ -769,10 +802,14 @@ def startup_banner(url: str) -> str:
         f"LICENSESPRING_CLIENT_ID={seed.SANDBOX_CLIENT_ID}",
         f"LICENSESPRING_CLIENT_SECRET={seed.SANDBOX_CLIENT_SECRET}",
         f"LICENSESPRING_OAUTH_URL={url}{OAUTH_PATH}",
+        f"LICENSESPRING_MANAGEMENT_API_URL={url}",
+        f"LICENSESPRING_MANAGEMENT_API_KEY={seed.SANDBOX_MANAGEMENT_API_KEY}",
         "",
         f"Products: {', '.join(seed.USER_PRODUCTS)} (user-based), {seed.KEY_PRODUCT} (key-based)",
         "Sample customers of acme-desktop:",
         *(f"  {email:<28} {description}" for email, description in _SAMPLE_CUSTOMERS),
+        "License users (found with the management key):",
+        *(f"  {email:<28} {description}" for email, description in _SAMPLE_LICENSE_USERS),
     ]
     return "\n".join(lines)
 

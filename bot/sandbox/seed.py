@@ -35,6 +35,14 @@ PLUS = "ops+licenses@example.com"
 SPARSE = "sparse@example.com"
 BIG = "bigcorp@example.com"
 HUGE = "huge@example.com"
+# Customers whose license users support writes in about (the Management API's reverse lookup).
+ACME = "buyer@acme.example"
+GLOBEX = "it@globex.example"
+LICENSE_USER = "jane@acme.example"  # a license user of ACME only
+SHARED_USER = "pat.consultant@example.org"  # a license user of both ACME and GLOBEX
+ORPHAN_USER = "orphan.user@example.net"  # on a license of a customer the License API lacks
+ORPHAN_CUSTOMER = "gone@example.net"
+SANDBOX_MANAGEMENT_API_KEY = "sandbox-management-key"
 
 BIG_USER_COUNT = 5_000
 HUGE_USER_COUNT = 50_000
@@ -209,6 +217,17 @@ _PLUS_USERS: tuple[UserRow, ...] = (
 )
 
 
+_ACME_USERS: tuple[UserRow, ...] = (
+    ("jane@acme.example", "Jane", "Doe", True, 1, 1, False),
+    ("raj@acme.example", "Raj", "Patel", True, 2, 0, True),
+    ("pat.consultant@example.org", "Pat", "Consultant", True, 2, 1, False),
+)
+_GLOBEX_USERS: tuple[UserRow, ...] = (
+    ("homer@globex.example", "Homer", "Simpson", True, 1, 0, False),
+    ("pat.consultant@example.org", "Pat", "Consultant", True, 1, 0, False),
+)
+
+
 def _typical_desktop() -> Body:
     customer = customer_record(
         TYPICAL,
@@ -368,6 +387,10 @@ def seed_customers() -> dict[str, dict[str, Body]]:
         ),
         SPARSE: _sparse(),
         BIG: _big(),
+        ACME: _body(customer_record(ACME, "Bea", "Buyer", "Acme Ltd"), _users(_ACME_USERS)),
+        GLOBEX: _body(
+            customer_record(GLOBEX, "Gil", "Bex", "Globex Corporation"), _users(_GLOBEX_USERS)
+        ),
     }
     typical_cli = _body(
         customer_record(TYPICAL, "Ada", "Lovelace", "Analytical Engines Ltd"),
