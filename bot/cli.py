@@ -15,10 +15,12 @@ from bot.emails import normalise_email
 from bot.export import users_csv
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import NOT_CONFIGURED
+from bot.licensespring.management import ManagementApiClient
 from bot.logs import configure_logging
 from bot.lookup import LookupService
+from bot.reverse import Found
 from bot.slack.parsing import InvalidRequest, parse_search
-from bot.textview import render_text, summary_json
+from bot.textview import render_text, reverse_json, reverse_text, summary_json
 from bot.userlist import Selection, UserQuery
 
 EXIT_OK = 0
@@ -99,27 +101,50 @@ async def run_lookup(
     search: str | None = None,
     csv_path: str | None = None,
 ) -> int:
-    async with LicenseApiClient.from_settings(settings) as client:
+    async with (
+        LicenseApiClient.from_settings(settings) as client,
+        ManagementApiClient.from_settings(settings) as management,
+    ):
         # A person waits at the terminal: the same deadline as in Slack; nothing to audit.
-        lookups = LookupService(client, Auditor(None), deadline_s=settings.lookup_deadline)
+        lookups = LookupService(
+            client, Auditor(None), deadline_s=settings.lookup_deadline, management=management
+        )
         outcome = await lookups.lookup_one(product, email, query=UserQuery(search))
     error = outcome.error
+    reverse = outcome.reverse
     if error is not None:
         if error.code == NOT_CONFIGURED:
             return fail(
                 "no LicenseSpring credentials configured: set LICENSESPRING_API_KEY and "
                 f"LICENSESPRING_SHARED_KEY (or the OAuth client), or {SANDBOX_HINT}"
             )
-        return fail(f"lookup failed: {error.code}: {error.hint}", EXIT_LOOKUP_FAILED)
+        if reverse is not None and reverse.found is Found.SEVERAL:
+            if as_json:
+                print(json.dumps({"product": product, **reverse_json(reverse)}, indent=2))
+            else:
+                print(reverse_text(reverse, product))
+                print(f"look one up: python -m bot lookup {product} CUSTOMER_EMAIL {email}")
+            return EXIT_OK
+        note = f" {reverse_text(reverse, product)}" if reverse is not None else ""
+        return fail(f"lookup failed: {error.code}: {error.hint}{note}", EXIT_LOOKUP_FAILED)
     summary = outcome.summary
     assert summary is not None and outcome.selection is not None
     selection = outcome.selection
     if csv_path is not None:
         return write_csv(selection, csv_path)
     if as_json:
-        print(json.dumps(summary_json(summary, selection), ensure_ascii=False, indent=2))
+        data = summary_json(summary, selection, seats=outcome.seats, reverse=reverse)
+        print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        print(render_text(summary, max_users=None if show_all else 50, selection=selection))
+        print(
+            render_text(
+                summary,
+                max_users=None if show_all else 50,
+                selection=selection,
+                seats=outcome.seats,
+                reverse=reverse,
+            )
+        )
     return EXIT_OK
 
 

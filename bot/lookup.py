@@ -7,7 +7,7 @@ import secrets
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
@@ -15,8 +15,11 @@ import structlog
 from bot.audit import Actor, Auditor
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import LicenseApiError
+from bot.licensespring.management import LicenseList, ManagementApiClient, ManagementApiError
 from bot.licensespring.models import CustomerLicenseUsers
 from bot.metrics import Metrics
+from bot.reverse import Found, ReverseLookup, customers_of
+from bot.seats import SEATS_UNREADABLE, TOO_MANY_LICENSES, Seats, count_seats
 from bot.summary import Summary, summarise
 from bot.userlist import EVERYONE, Selection, UserIndex, UserQuery
 
@@ -30,6 +33,9 @@ def new_reference() -> str:
 
 
 REPLY_RESERVE_S = 0.5
+# Seats are an enrichment: after the License API has answered, wait at most this long for them.
+SEATS_GRACE_S = 1.5
+NOT_A_CUSTOMER = frozenset({"customer_does_not_exist"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,11 @@ class LookupOutcome:
     selection: Selection | None = None  # the users the lookup's query selects
     query: UserQuery = EVERYONE  # what was asked, kept on failures too (for "Try again")
     sent_at: float = 0.0  # wall-clock time the answering request was sent (0 for a cache hit)
+    # With a management key: the customer's seats (None: no key, or no license states a cap).
+    seats: Seats | None = None
+    # Set when the e-mail asked was not a customer's: what the Management API found. With
+    # `Found.ONE` the outcome is the customer's (`email` is the customer's e-mail).
+    reverse: ReverseLookup | None = None
 
     @property
     def ok(self) -> bool:
@@ -61,8 +72,10 @@ class LookupService:
         metrics: Metrics | None = None,
         *,
         deadline_s: float | None = None,
+        management: ManagementApiClient | None = None,
     ) -> None:
         self.client = client
+        self.management = management if management is not None and management.configured else None
         self.auditor = auditor
         self.metrics = metrics
         # A person waits: one deadline per lookup, retries included, minus the moment it takes
@@ -73,14 +86,30 @@ class LookupService:
         self._indexes = _IndexCache()
 
     async def lookup_one(
-        self, product: str, email: str, *, fresh: bool = False, query: UserQuery = EVERYONE
+        self,
+        product: str,
+        email: str,
+        *,
+        fresh: bool = False,
+        query: UserQuery = EVERYONE,
+        reverse: bool = True,
+        until: float | None = None,
     ) -> LookupOutcome:
+        """One product: the License API's answer, with seats and, for an e-mail that is not a
+        customer's, the Management API's reverse lookup (`reverse`). `until` is the
+        `time.monotonic()` deadline of the whole lookup (default: now + the deadline)."""
+        if until is None and self.deadline_s is not None:
+            until = time.monotonic() + self.deadline_s
+        seats_task = self._start_seats(product, email, fresh, until)
         try:
-            result = await self.client.lookup(
-                product, email, fresh=fresh, deadline_s=self.deadline_s
-            )
+            result = await self.client.lookup(product, email, fresh=fresh, deadline_s=_left(until))
         except LicenseApiError as error:
-            return LookupOutcome(product, email, None, error, 0.0, cached=False, query=query)
+            if seats_task is not None:
+                seats_task.cancel()
+            failed = LookupOutcome(product, email, None, error, 0.0, cached=False, query=query)
+            if reverse and error.code in NOT_A_CUSTOMER:
+                return await self._reverse(failed, fresh, until)
+            return failed
         index = self._indexes.get(product, result.answer)
         if index is None:
             index = await _off_loop_if_large(
@@ -91,6 +120,7 @@ class LookupService:
             selection = index.select(query)
         else:
             selection = await _off_loop_if_large(index.summary.total, index.select, query)
+        seats = await self._seats_within(seats_task, until)
         return LookupOutcome(
             product,
             email,
@@ -101,7 +131,74 @@ class LookupService:
             selection=selection,
             query=query,
             sent_at=result.sent_at,
+            seats=seats,
         )
+
+    def _start_seats(
+        self, product: str, email: str, fresh: bool, until: float | None
+    ) -> asyncio.Future[LicenseList] | None:
+        if self.management is None:
+            return None
+        task = asyncio.ensure_future(
+            self.management.licenses_of_customer(
+                email, product, fresh=fresh, deadline_s=_left(until)
+            )
+        )
+        task.add_done_callback(_retrieve)
+        return task
+
+    async def _seats_within(
+        self, task: asyncio.Future[LicenseList] | None, until: float | None
+    ) -> Seats | None:
+        """The seats if they come within SEATS_GRACE_S (and the deadline); else "unreadable"."""
+        if task is None:
+            return None
+        grace = SEATS_GRACE_S if until is None else min(SEATS_GRACE_S, _left(until) or 0.0)
+        if not task.done():
+            await asyncio.wait({task}, timeout=grace)
+        if not task.done():
+            # It goes on in the background and fills the cache for the next page or lookup.
+            log.info("seats_late", waited_s=round(grace, 3))
+            return SEATS_UNREADABLE
+        error = task.exception()
+        if error is not None:
+            code = error.code if isinstance(error, ManagementApiError) else type(error).__name__
+            log.info("seats_unreadable", code=code)
+            return SEATS_UNREADABLE
+        found = task.result()
+        if not found.complete:
+            return TOO_MANY_LICENSES
+        return count_seats(found.licenses)
+
+    async def _reverse(
+        self, failed: LookupOutcome, fresh: bool, until: float | None
+    ) -> LookupOutcome:
+        """The e-mail is no customer of the product: is it one of a customer's license users?"""
+        email, product = failed.email, failed.product
+        if self.management is None:
+            return replace(failed, reverse=ReverseLookup(Found.NO_KEY, email))
+        try:
+            licenses = await self.management.licenses_of_user(
+                email, product, fresh=fresh, deadline_s=_left(until)
+            )
+        except ManagementApiError as error:
+            log.info("reverse_lookup_failed", product=product, code=error.code)
+            return replace(
+                failed, reverse=ReverseLookup(Found.FAILED, email, failure=error.sentence)
+            )
+        customers = customers_of(licenses.licenses)
+        if not customers:
+            return replace(failed, reverse=ReverseLookup(Found.NONE, email))
+        if len(customers) > 1:
+            return replace(failed, reverse=ReverseLookup(Found.SEVERAL, email, customers))
+        query = failed.query
+        narrowed = query if query.search else UserQuery(email, query.filter)
+        outcome = await self.lookup_one(
+            product, customers[0].email, fresh=fresh, query=narrowed, reverse=False, until=until
+        )
+        if outcome.error is not None and outcome.error.code in NOT_A_CUSTOMER:
+            return replace(failed, reverse=ReverseLookup(Found.UNKNOWN_CUSTOMER, email, customers))
+        return replace(outcome, reverse=ReverseLookup(Found.ONE, email, customers))
 
     async def refresh(self, product: str, email: str, *, surface: str) -> LookupOutcome:
         """A fresh lookup for the bot itself (the alert poller): no cache, counted in the
@@ -166,6 +263,17 @@ class LookupService:
 
 
 _LARGE_CUSTOMER = 2_000
+
+
+def _left(until: float | None) -> float | None:
+    """Seconds left before `until` (a `time.monotonic()` deadline), None without one."""
+    return None if until is None else max(0.0, until - time.monotonic())
+
+
+def _retrieve(task: asyncio.Future[LicenseList]) -> None:
+    # A late seats request may fail after nobody waits for it: mark its error as seen.
+    if not task.cancelled():
+        task.exception()
 
 
 def _index_answer(product: str, answer: CustomerLicenseUsers) -> UserIndex:

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from bot.alerts.poller import Poller, PollerOptions, default_owner
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.management import ManagementApiClient
 from bot.licensespring.ratelimit import (
     SHARED_RATE_MARGIN,
     SharedRateLimiter,
@@ -56,6 +57,7 @@ class Runtime:
     metrics: Metrics
     http_session: aiohttp.ClientSession
     poller_stop: asyncio.Event | None = None
+    management: ManagementApiClient | None = None
     webhooks_purged_at: float = field(default_factory=time.monotonic)
 
     async def aclose(self) -> None:
@@ -64,6 +66,8 @@ class Runtime:
             self.poller_stop.set()
         await self.tasks.drain(DRAIN_TIMEOUT_S)
         await self.licensespring.aclose()
+        if self.management is not None:
+            await self.management.aclose()
         await self.http_session.close()
         await self.store.close()
 
@@ -100,6 +104,11 @@ def build_poller(
     )
 
 
+def build_management_client(settings: Settings) -> ManagementApiClient | None:
+    """The Management API client, only when a management key is set."""
+    return ManagementApiClient.from_settings(settings) if settings.has_management_key else None
+
+
 def build_licensespring_client(settings: Settings, store: Store) -> LicenseApiClient:
     """The License API client; on PostgreSQL its rate limit is shared by every process."""
     principal = (
@@ -134,6 +143,7 @@ async def start_runtime(
         raise ConfigError(f"configuration error: {error}") from None
     log.info("store_open", url=redact_url(settings.database_url), dialect=store.dialect)
     licensespring = build_licensespring_client(settings, store)
+    management = build_management_client(settings)
     tasks = TaskTracker()
     metrics = Metrics(licensespring)
     http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
@@ -145,6 +155,7 @@ async def start_runtime(
         tasks=tasks,
         metrics=metrics,
         http_session=http_session,
+        management=management,
     )
     runtime = Runtime(
         settings=settings,
@@ -154,6 +165,7 @@ async def start_runtime(
         tasks=tasks,
         metrics=metrics,
         http_session=http_session,
+        management=management,
     )
     if with_worker:
         runtime.start_poller()

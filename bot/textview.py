@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.licensespring.models import LicenseUser
+from bot.reverse import CustomerMatch, Found, ReverseLookup
+from bot.seats import Seats, SeatsState
 from bot.summary import Activations, Concern, Summary, concern_of
 from bot.userlist import Selection, UserFilter
 
@@ -86,18 +88,109 @@ def selection_text(selection: Selection) -> str:
     return f"{selection.count:,} of {selection.total:,} users {' and '.join(clauses)}"
 
 
+MORE_LICENSES_THAN = 1_000
+
+
+def seats_text(seats: Seats) -> list[str]:
+    """ "Seats: 8 / 15, 1 license full" and one line per license, full ones first."""
+    if seats.state is SeatsState.UNREADABLE:
+        return ["Seats: could not be read"]
+    if seats.state is SeatsState.TOO_MANY:
+        return [f"Seats: not counted: more than {MORE_LICENSES_THAN:,} licenses"]
+    parts = []
+    if seats.capped:
+        parts.append(f"{seats.used:,} / {seats.maximum:,}")
+    if seats.unlimited_used or not seats.capped:
+        parts.append(f"{seats.unlimited_used:,} on licenses without a seat cap")
+    if seats.full:
+        parts.append(f"{len(seats.full)} license{'s' if len(seats.full) != 1 else ''} full")
+    lines = ["Seats: " + ", ".join(parts)]
+    for lic in seats.licenses:
+        cap = f"{lic.cap:,}" if lic.cap else "no cap"
+        full = "  FULL" if lic.full else ""
+        lines.append(
+            f"  license {lic.license_id if lic.license_id is not None else '-'}: "
+            f"{lic.used:,} / {cap}{full}"
+        )
+    return lines
+
+
+def _customer_words(customer: CustomerMatch) -> str:
+    return customer.company or customer.name or customer.email
+
+
+def reverse_text(reverse: ReverseLookup, product: str) -> str:
+    """One line: what the Management API said about an e-mail that is no customer's."""
+    user = reverse.license_user
+    if reverse.found is Found.ONE and reverse.customers:
+        customer = reverse.customers[0]
+        return f"{user} is a license user of {_customer_words(customer)} ({customer.email})"
+    if reverse.found is Found.NO_KEY:
+        return (
+            "Setting LICENSESPRING_MANAGEMENT_API_KEY lets the bot find customers from their "
+            "license users' e-mails."
+        )
+    if reverse.found is Found.NONE:
+        return f"{user} is not a license user either."
+    if reverse.found is Found.FAILED:
+        return f"Could not ask whether {user} is a license user: {reverse.failure or ''}".strip()
+    if reverse.found is Found.UNKNOWN_CUSTOMER and reverse.customers:
+        customer = reverse.customers[0]
+        return (
+            f"{user} is a license user of {_customer_words(customer)} ({customer.email}), "
+            f"but LicenseSpring has no such customer in {product}."
+        )
+    names = "; ".join(f"{_customer_words(c)} ({c.email})" for c in reverse.customers)
+    return f"{user} is a license user of {len(reverse.customers)} customers: {names}"
+
+
+def reverse_json(reverse: ReverseLookup) -> dict[str, Any]:
+    return {
+        "license_user": reverse.license_user,
+        "found": reverse.found.value,
+        "customers": [
+            {"email": c.email, "name": c.name, "company_name": c.company} for c in reverse.customers
+        ],
+        **({"failure": reverse.failure} if reverse.failure else {}),
+    }
+
+
+def seats_json(seats: Seats) -> dict[str, Any]:
+    if not seats.counted:
+        return {"state": seats.state.value}
+    return {
+        "state": seats.state.value,
+        "used": seats.used,
+        "max": seats.maximum,
+        "unlimited_used": seats.unlimited_used,
+        "full_licenses": len(seats.full),
+        "licenses": [
+            {"id": lic.license_id, "used": lic.used, "max": lic.cap, "full": lic.full}
+            for lic in seats.licenses
+        ],
+    }
+
+
 def render_text(
-    summary: Summary, *, max_users: int | None = None, selection: Selection | None = None
+    summary: Summary,
+    *,
+    max_users: int | None = None,
+    selection: Selection | None = None,
+    seats: Seats | None = None,
+    reverse: ReverseLookup | None = None,
 ) -> str:
     customer = summary.customer
     title = " - ".join(part for part in (customer.name, customer.company_name) if part)
-    lines = [
+    lines = [reverse_text(reverse, summary.product)] if reverse is not None else []
+    lines += [
         f"{title or customer.email} <{customer.email}>  (product {summary.product})",
         f"Users: {summary.total}   active: {summary.active}   inactive: {summary.inactive}",
         f"Activations: {activations_text(summary)}",
         f"At activation limit: {_at_limit_text(summary)}   "
         f"On initial password: {_initial_password_text(summary)}",
     ]
+    if seats is not None:
+        lines.extend(seats_text(seats))
     if not summary.users:
         lines.append("No license users for this customer.")
         return "\n".join(lines)
@@ -114,7 +207,13 @@ def render_text(
     return "\n".join(lines)
 
 
-def summary_json(summary: Summary, selection: Selection | None = None) -> dict[str, Any]:
+def summary_json(
+    summary: Summary,
+    selection: Selection | None = None,
+    *,
+    seats: Seats | None = None,
+    reverse: ReverseLookup | None = None,
+) -> dict[str, Any]:
     """The lookup as plain JSON-ready data. Built from the models, which hold no passwords.
 
     With a search or filter in `selection`, `users` holds the matching users only (the counts
@@ -151,6 +250,8 @@ def summary_json(summary: Summary, selection: Selection | None = None) -> dict[s
             "inactive_on_initial_password": summary.inactive_on_initial_password,
         },
         **extra,
+        **({"seats": seats_json(seats)} if seats is not None else {}),
+        **({"found_from": reverse_json(reverse)} if reverse is not None else {}),
         "users": [
             {**user.model_dump(), "at_activation_limit": user.at_activation_limit} for user in users
         ],

@@ -16,6 +16,8 @@ from typing import Any
 from bot.licensespring.models import Customer, LicenseUser
 from bot.rendering.ids import ActionId, BlockId
 from bot.rendering.mrkdwn import escape_within, one_line, text_cost, truncate
+from bot.reverse import CustomerMatch, Found, ReverseLookup
+from bot.seats import Seats, SeatsState
 from bot.summary import Activations, Concern, Summary, concern_of
 from bot.userlist import EVERYONE, Selection, UserFilter, UserQuery, everyone
 
@@ -326,8 +328,13 @@ def render_summary(
     include_users: bool = True,
     buttons: SummaryButtons | None = None,
     selection: Selection | None = None,
+    seats: Seats | None = None,
+    reverse: ReverseLookup | None = None,
 ) -> Message:
     """The summary of one customer's license users in one product.
+
+    `seats` (with a management key) adds the seats line; `reverse` (the customer was found from
+    one of its license users' e-mail) heads the message with the line saying so.
 
     The totals are always the customer's; `selection` (a search and/or a filter, see
     `bot.userlist`) decides which users are listed and is carried by every button.
@@ -344,6 +351,11 @@ def render_summary(
         _identity_context(summary, lookup_email),
         _overview_block(summary),
     ]
+    headline = reverse_headline(reverse, summary) if reverse is not None else None
+    if headline is not None:
+        blocks.insert(0, section_block(headline))
+    if seats is not None:
+        blocks.append(seats_block(seats))
     if not selection.query.everyone and summary.total:
         blocks.append(section_block(selection_sentence(selection)))
     state = ListState(summary.product, lookup_email, page, selection.query)
@@ -365,7 +377,10 @@ def render_summary(
     )
     if actions is not None:
         blocks.append(actions)
-    return Message(text=_summary_fallback(summary, lookup_email, selection), blocks=blocks)
+    fallback = _summary_fallback(summary, lookup_email, selection)
+    if headline is not None:
+        fallback = truncate(f"{headline}. {fallback}", MAX_FALLBACK_TEXT_CHARS)
+    return Message(text=fallback, blocks=blocks)
 
 
 def render_user_page(
@@ -693,6 +708,146 @@ def _summary_fallback(
     if selection is not None and not selection.query.everyone and summary.total:
         text += ". " + selection_sentence(selection).removeprefix(":mag: ")
     return truncate(text, MAX_FALLBACK_TEXT_CHARS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seats and customers found from a license user's e-mail
+
+_MAX_SEAT_LINES = 5
+_MAX_CUSTOMER_CHOICES = 20
+MORE_LICENSES_THAN = 1_000  # the Management API client reads at most 10 pages of 100
+
+
+def seats_figure(seats: Seats) -> str:
+    """ "Seats: 8 / 15, 1 license full", "seats could not be read", ..."""
+    if seats.state is SeatsState.UNREADABLE:
+        return "seats could not be read"
+    if seats.state is SeatsState.TOO_MANY:
+        return f"seats not counted: more than {format_number(MORE_LICENSES_THAN)} licenses"
+    parts = []
+    if seats.capped:
+        parts.append(f"Seats: {format_number(seats.used)} / {format_number(seats.maximum)}")
+    if seats.unlimited_used or not seats.capped:
+        unlimited = f"{format_number(seats.unlimited_used)} on licenses without a seat cap"
+        parts.append(unlimited if seats.capped else f"Seats: {unlimited}")
+    if seats.full:
+        parts.append(f"{plural(len(seats.full), 'license')} full")
+    return ", ".join(parts)
+
+
+def seats_block(seats: Seats) -> Block:
+    if not seats.counted:
+        return context_block(
+            f":hourglass_flowing_sand: {seats_figure(seats)[:1].upper()}{seats_figure(seats)[1:]}."
+        )
+    lines = [f"*{seats_figure(seats)}*"]
+    for lic in seats.licenses[:_MAX_SEAT_LINES]:
+        cap = format_number(lic.cap) if lic.cap else "no cap"
+        marker = f"{_MARKERS[Concern.AT_LIMIT]} " if lic.full else ""
+        full = " (full)" if lic.full else ""
+        lines.append(
+            f"{marker}License `{_identifier(lic.license_id)}`: "
+            f"{format_number(lic.used)} / {cap}{full}"
+        )
+    hidden = len(seats.licenses) - _MAX_SEAT_LINES
+    if hidden > 0:
+        lines.append(f"…and {plural(hidden, 'more license')}")
+    return section_block("\n".join(lines))
+
+
+def _customer_label(customer: CustomerMatch) -> str:
+    return (
+        escape_within(customer.company, _TITLE_PART_COST)
+        or escape_within(customer.name, _TITLE_PART_COST)
+        or escape_within(customer.email, _EMAIL_COST)
+        or MISSING
+    )
+
+
+def _code_span(text: str, cost: int = _EMAIL_COST) -> str:
+    shown = escape_within(text, cost).replace("`", "'") or MISSING
+    return f"`{shown}`"
+
+
+def reverse_headline(reverse: ReverseLookup, summary: Summary | None = None) -> str | None:
+    """ "`jane@acme.example` is a license user of *Acme Ltd* (`buyer@acme.example`)"."""
+    if reverse.found is not Found.ONE or not reverse.customers:
+        return None
+    customer = reverse.customers[0]
+    if summary is not None and (summary.customer.company_name or summary.customer.name):
+        customer = CustomerMatch(
+            customer.email, summary.customer.name, summary.customer.company_name
+        )
+    return (
+        f":bust_in_silhouette: {_code_span(reverse.license_user)} is a license user of "
+        f"*{_customer_label(customer)}* ({_code_span(customer.email)})"
+    )
+
+
+MANAGEMENT_KEY_HINT = (
+    "Setting `LICENSESPRING_MANAGEMENT_API_KEY` lets the bot find customers from their "
+    "license users' e-mails."
+)
+
+
+def reverse_note(reverse: ReverseLookup, product: str) -> str:
+    """The sentence a "no such customer" reply adds: what the Management API found."""
+    user = _code_span(reverse.license_user)
+    if reverse.found is Found.NO_KEY:
+        return MANAGEMENT_KEY_HINT
+    if reverse.found is Found.NONE:
+        return f"{user} is not a license user either."
+    if reverse.found is Found.FAILED:
+        return f"Could not ask whether {user} is a license user: {reverse.failure or ''}".strip()
+    if reverse.found is Found.UNKNOWN_CUSTOMER and reverse.customers:
+        customer = reverse.customers[0]
+        return (
+            f"{user} is a license user of *{_customer_label(customer)}* "
+            f"({_code_span(customer.email)}), but LicenseSpring has no such customer in "
+            f"{_code_span(product, _PRODUCT_COST)}."
+        )
+    if reverse.found is Found.SEVERAL:
+        names = ", ".join(
+            f"*{_customer_label(c)}* ({_code_span(c.email)})"
+            for c in reverse.customers[:_MAX_CUSTOMER_CHOICES]
+        )
+        more = len(reverse.customers) - _MAX_CUSTOMER_CHOICES
+        tail = f" and {plural(more, 'more')}" if more > 0 else ""
+        return (
+            f"{user} is a license user of {plural(len(reverse.customers), 'customer')}: "
+            f"{names}{tail}. Look up the one you mean by its e-mail."
+        )
+    return ""
+
+
+def render_customer_choice(reverse: ReverseLookup, product: str) -> Message:
+    """A license user of several customers: one line per customer, each with a button that
+    opens that customer's answer narrowed to the user (action `choose_customer_<index>`)."""
+    user = _code_span(reverse.license_user)
+    count = plural(len(reverse.customers), "customer")
+    intro = (
+        f":busts_in_silhouette: {user} is a license user of {count} in "
+        f"{_code_span(product, _PRODUCT_COST)}. Which one do you mean?"
+    )
+    blocks: list[Block] = [section_block(intro)]
+    shown = reverse.customers[:_MAX_CUSTOMER_CHOICES]
+    for index, customer in enumerate(shown):
+        block = section_block(f"*{_customer_label(customer)}* · {_code_span(customer.email)}")
+        value = affordable_button_value(product, customer.email, 0, UserQuery(reverse.license_user))
+        if value is not None:
+            block["accessory"] = button_element(
+                "Show", ActionId.CHOOSE_CUSTOMER.indexed(index), value
+            )
+        blocks.append(block)
+    hidden = len(reverse.customers) - len(shown)
+    if hidden > 0:
+        blocks.append(context_block(f"…and {plural(hidden, 'more customer')} not shown."))
+    fallback = (
+        intro
+        + " "
+        + ", ".join(f"{_customer_label(c)} ({escape_within(c.email, _EMAIL_COST)})" for c in shown)
+    )
+    return Message(text=truncate(fallback, MAX_FALLBACK_TEXT_CHARS), blocks=blocks)
 
 
 # ---------------------------------------------------------------------------------------------

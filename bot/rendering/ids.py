@@ -32,6 +32,7 @@ class ActionId(StrEnum):
     HOME_LOOKUP = "home_open_lookup"
     HOME_WATCH = "home_open_watch"
     LOOKUP_AGAIN = "home_lookup_again"
+    CHOOSE_CUSTOMER = "choose_customer"  # `choose_customer_<index>`: one of several customers
 
     def indexed(self, index: int) -> str:
         """`show_users_<index>`: one button per product of a multi-product answer."""
@@ -40,6 +41,8 @@ class ActionId(StrEnum):
 
 SHOW_USERS_PATTERN = re.compile(rf"^{ActionId.SHOW_USERS.value}(_\d+)?$")
 """Show users, alone or for one product of a multi-product answer."""
+CHOOSE_CUSTOMER_PATTERN = re.compile(rf"^{ActionId.CHOOSE_CUSTOMER.value}_\d+$")
+"""One of the customers a license user belongs to."""
 
 
 class BlockId(StrEnum):

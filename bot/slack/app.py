@@ -20,10 +20,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Auditor
 from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.management import ManagementApiClient
 from bot.lookup import LookupService, new_reference
 from bot.metrics import Metrics
 from bot.rendering.blocks import render_notice
-from bot.slack import actions, apphome, commands, forms, threads, watching
+from bot.slack import actions, apphome, commands, customer_choice, forms, threads, watching
 from bot.slack.access import AccessMiddleware, AccessPolicy
 from bot.slack.context import RequestContextMiddleware
 from bot.slack.dedupe import DedupeMiddleware
@@ -43,6 +44,7 @@ LISTENERS: tuple[Callable[[AsyncApp, TaskTracker], None], ...] = (
     watching.register,
     apphome.register,
     forms.register,
+    customer_choice.register,
 )
 """Each listener module registers its own callbacks; none imports another."""
 
@@ -74,6 +76,7 @@ def create_app(
     tasks: TaskTracker | None = None,
     metrics: Metrics | None = None,
     http_session: aiohttp.ClientSession | None = None,
+    management: ManagementApiClient | None = None,
 ) -> AsyncApp:
     client = web_client or build_web_client(settings)
     signing_secret = (
@@ -89,7 +92,13 @@ def create_app(
     auditor = Auditor(store)
     services = Services(
         settings=settings,
-        lookups=LookupService(licensespring, auditor, metrics, deadline_s=settings.lookup_deadline),
+        lookups=LookupService(
+            licensespring,
+            auditor,
+            metrics,
+            deadline_s=settings.lookup_deadline,
+            management=management,
+        ),
         auditor=auditor,
         store=store,
         tasks=tasks if tasks is not None else TaskTracker(),

@@ -11,12 +11,15 @@ from bot.rendering.blocks import (
     Message,
     SummaryButtons,
     affordable_button_value,
+    render_customer_choice,
     render_multi_product,
     render_notice,
     render_summary,
+    reverse_note,
 )
 from bot.rendering.ids import ActionId
 from bot.rendering.mrkdwn import escape
+from bot.reverse import Found
 from bot.summary import Summary
 from bot.userlist import EVERYONE
 
@@ -84,16 +87,22 @@ def lookup_message(
         if outcome.summary is not None:
             return render_summary(
                 outcome.summary,
-                lookup_email=email,
+                lookup_email=outcome.email,  # the customer's, when found from a license user
                 page=page,
                 buttons=buttons,
                 include_users=include_users,
                 selection=outcome.selection,
+                seats=outcome.seats,
+                reverse=outcome.reverse,
             )
+        if outcome.reverse is not None and outcome.reverse.found is Found.SEVERAL:
+            return render_customer_choice(outcome.reverse, outcome.product)
         assert outcome.error is not None
         text = lookup_error_text(
             outcome.error, product=outcome.product, email=email, known_products=known_products
         )
+        if outcome.reverse is not None:
+            text += " " + reverse_note(outcome.reverse, outcome.product)
         retry_value = affordable_button_value(outcome.product, email, page, outcome.query)
         retry = (
             (retry_action, retry_value)
@@ -119,6 +128,11 @@ def lookup_message(
                         product=outcome.product,
                         email=email,
                         known_products=known_products,
+                    )
+                    + (
+                        " " + reverse_note(outcome.reverse, outcome.product)
+                        if outcome.reverse is not None
+                        else ""
                     ),
                 )
             )
