@@ -21,7 +21,7 @@ from bot.metrics import Metrics
 from bot.reverse import Found, ReverseLookup, customers_of
 from bot.seats import SEATS_UNREADABLE, TOO_MANY_LICENSES, Seats, count_seats
 from bot.summary import Summary, summarise
-from bot.userlist import EVERYONE, Selection, UserIndex, UserQuery
+from bot.userlist import EVERYONE, Selection, UserIndex, UserQuery, on_full_license
 
 log = structlog.get_logger("lookup")
 T = TypeVar("T")
@@ -121,6 +121,9 @@ class LookupService:
         else:
             selection = await _off_loop_if_large(index.summary.total, index.select, query)
         seats = await self._seats_within(seats_task, until)
+        if seats is not None and seats.full:
+            matches = index.select(UserQuery(query.search))
+            selection = on_full_license(matches, selection, seats.full_users())
         return LookupOutcome(
             product,
             email,

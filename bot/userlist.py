@@ -26,6 +26,8 @@ class UserFilter(StrEnum):
     INITIAL_PASSWORD = "initpw"  # noqa: S105 - a filter name, not a password
     ACTIVE = "active"
     INACTIVE = "inactive"
+    # Needs the Management API's seats: the lookup service applies it (`on_full_license`).
+    FULL_LICENSE = "fullseat"
 
     @property
     def label(self) -> str:
@@ -43,6 +45,7 @@ _FILTER_LABELS = {
     UserFilter.INITIAL_PASSWORD: "On initial password",
     UserFilter.ACTIVE: "Active",
     UserFilter.INACTIVE: "Inactive",
+    UserFilter.FULL_LICENSE: "On a full license",
 }
 _FILTER_PHRASES = {
     UserFilter.ALL: "",
@@ -50,6 +53,7 @@ _FILTER_PHRASES = {
     UserFilter.INITIAL_PASSWORD: "on the initial password",
     UserFilter.ACTIVE: "active",
     UserFilter.INACTIVE: "inactive",
+    UserFilter.FULL_LICENSE: "on a full license",
 }
 
 
@@ -202,7 +206,8 @@ class UserIndex:
             return user.is_active
         if chosen is UserFilter.INACTIVE:
             return not user.is_active
-        return True
+        # The index knows no seats: FULL_LICENSE is applied by `on_full_license`.
+        return chosen is not UserFilter.FULL_LICENSE
 
     def _counts(self, users: Sequence[LicenseUser]) -> dict[UserFilter, int]:
         active = sum(1 for user in users if user.is_active)
@@ -242,3 +247,23 @@ class UserIndex:
                 for user in self._original
             ]
         return self._keys
+
+
+def on_full_license(
+    matches: Selection, selected: Selection, full_users: frozenset[str]
+) -> Selection:
+    """`selected` with the "On a full license" filter's count, and applied when chosen.
+
+    `matches` is the search's selection without a filter (all matching users, problems
+    first); `full_users` the case-folded addresses of the users on a full license.
+    """
+    on_full = tuple(user for user in matches.users if user.email.casefold() in full_users)
+    counts = {**selected.filter_counts, UserFilter.FULL_LICENSE: len(on_full)}
+    chosen = selected.query.filter is UserFilter.FULL_LICENSE
+    return Selection(
+        query=selected.query,
+        users=on_full if chosen else selected.users,
+        total=selected.total,
+        matching=selected.matching,
+        filter_counts=counts,
+    )

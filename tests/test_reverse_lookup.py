@@ -22,12 +22,12 @@ from bot.licensespring.management import (
     ManagementApiClient,
 )
 from bot.lookup import SEATS_GRACE_S, LookupOutcome, LookupService
-from bot.rendering.blocks import render_customer_choice, render_summary
+from bot.rendering.blocks import SummaryButtons, render_customer_choice, render_summary
 from bot.reverse import Found
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.seats import SeatsState
-from bot.userlist import UserQuery
+from bot.userlist import UserFilter, UserQuery
 from tests.conftest import SettingsFactory
 from tests.support.blockkit import assert_valid_blocks
 from tests.test_cli import run_bot
@@ -366,3 +366,45 @@ def test_check_reports_the_management_key(
     assert "[FAIL] management api: management_key_refused" in refused.stdout
     assert "bad-key" not in refused.stdout + refused.stderr
     assert refused.returncode == 1
+
+
+async def test_the_on_a_full_license_filter(service: Service, sandbox: SandboxState) -> None:
+    async with service() as lookups:
+        everyone = await lookups.lookup_one(PRODUCT, seed.TYPICAL)
+        full = await lookups.lookup_one(
+            PRODUCT, seed.TYPICAL, query=UserQuery(filter=UserFilter.FULL_LICENSE)
+        )
+        searched = await lookups.lookup_one(
+            PRODUCT, seed.TYPICAL, query=UserQuery("boole", UserFilter.FULL_LICENSE)
+        )
+    assert everyone.selection is not None
+    assert everyone.selection.filter_counts[UserFilter.FULL_LICENSE] == 5
+    assert sorted(users_of(full)) == sorted(
+        [
+            "ada.lovelace@analytical.example",
+            "charles.babbage@analytical.example",
+            "mary.somerville@analytical.example",
+            "augustus.demorgan@analytical.example",
+            "luigi.menabrea@analytical.example",
+        ]
+    )
+    assert users_of(searched) == []  # George Boole's license has room
+    assert everyone.summary is not None
+    message = render_summary(
+        everyone.summary,
+        lookup_email=seed.TYPICAL,
+        selection=everyone.selection,
+        seats=everyone.seats,
+        buttons=SummaryButtons(list_tools=True),
+    )
+    assert_valid_blocks(message.blocks)
+    assert "On a full license (5)" in json.dumps(message.blocks)
+
+
+async def test_the_full_license_filter_is_not_offered_without_seats(
+    service: Service, sandbox: SandboxState
+) -> None:
+    async with service(key=False) as lookups:
+        outcome = await lookups.lookup_one(PRODUCT, seed.TYPICAL)
+    assert outcome.selection is not None
+    assert UserFilter.FULL_LICENSE not in outcome.selection.filter_counts
