@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from bot.licensespring.models import LicenseUser
+from bot.seats import Seats
 from bot.summary import Summary
 
 SNAPSHOT_FORMAT = 1
@@ -61,9 +62,20 @@ class Snapshot:
     # (used, maximum) over every license user, as the summary's headline; None: add up `users`
     # (snapshots stored before the headline counted every user).
     all_activations: tuple[int, int] | None = None
+    # License id -> (seats used, seat cap) of the capped licenses, with a management key;
+    # None: seats unknown (no key, no cap stated, or snapshots stored before seats).
+    seat_licenses: Mapping[str, tuple[int, int]] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", MappingProxyType(dict(self.users)))
+        if self.seat_licenses is not None:
+            object.__setattr__(self, "seat_licenses", MappingProxyType(dict(self.seat_licenses)))
+
+    @property
+    def full_licenses(self) -> frozenset[str]:
+        """Ids of the licenses whose seats are all used (empty when seats are unknown)."""
+        seats = self.seat_licenses or {}
+        return frozenset(key for key, (used, cap) in seats.items() if used >= cap)
 
     @property
     def total_count(self) -> int:
@@ -124,6 +136,8 @@ class Snapshot:
         }
         if self.all_activations is not None:
             data["activations"] = list(self.all_activations)
+        if self.seat_licenses is not None:
+            data["seats"] = {key: list(value) for key, value in self.seat_licenses.items()}
         return data
 
     @classmethod
@@ -157,7 +171,15 @@ class Snapshot:
                 return None
             users[key] = state
         all_activations = (totals[0], totals[1]) if totals is not None else None
-        return cls(customer_name=customer, users=users, all_activations=all_activations)
+        seats = _seats_from_json(data.get("seats"))  # absent in snapshots stored before seats
+        if seats is None and data.get("seats") is not None:
+            return None
+        return cls(
+            customer_name=customer,
+            users=users,
+            all_activations=all_activations,
+            seat_licenses=seats,
+        )
 
 
 def _known_max(user: UserState) -> int:
@@ -168,6 +190,17 @@ def _known_max(user: UserState) -> int:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seats_from_json(data: Any) -> dict[str, tuple[int, int]] | None:
+    if not isinstance(data, dict):
+        return None
+    seats: dict[str, tuple[int, int]] = {}
+    for key, value in data.items():
+        if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
+            return None
+        seats[str(key)] = (value[0], value[1])
+    return seats
 
 
 def _user_state_from_json(row: Any) -> UserState | None:
@@ -185,7 +218,7 @@ def _user_state_from_json(row: Any) -> UserState | None:
 # Summary -> snapshot
 
 
-def snapshot_of(summary: Summary) -> Snapshot:
+def snapshot_of(summary: Summary, seats: Seats | None = None) -> Snapshot:
     """The snapshot of a lookup's summary; its totals equal the summary's.
 
     A user listed several times (one entry per license) becomes one state: only active entries
@@ -203,6 +236,35 @@ def snapshot_of(summary: Summary) -> Snapshot:
         customer_name=_customer_name(summary),
         users=users,
         all_activations=(summary.activations_used, summary.activations_max),
+        seat_licenses=_seat_licenses(seats),
+    )
+
+
+def _seat_licenses(seats: Seats | None) -> dict[str, tuple[int, int]] | None:
+    if seats is None or not seats.counted:
+        return None
+    return {
+        str(lic.license_id): (lic.used, lic.cap)
+        for lic in seats.capped
+        if lic.license_id is not None
+    }
+
+
+def carry_unread_seats(
+    current: Snapshot, previous: Snapshot | None, seats: Seats | None
+) -> Snapshot:
+    """`current`, keeping `previous`'s seats when this poll could not read them.
+
+    Without this, a poll whose seats failed would store "unknown" and the next one could not
+    tell a license that filled up meanwhile.
+    """
+    if seats is None or seats.counted or previous is None or previous.seat_licenses is None:
+        return current
+    return Snapshot(
+        customer_name=current.customer_name,
+        users=current.users,
+        all_activations=current.all_activations,
+        seat_licenses=previous.seat_licenses,
     )
 
 
@@ -254,6 +316,8 @@ class AlertKind(StrEnum):
     USERS_REMOVED = "users_removed"
     USERS_DEACTIVATED = "users_deactivated"  # active -> inactive
     USERS_REACTIVATED = "users_reactivated"  # inactive -> active
+    LICENSE_FULL = "license_full"  # licenses whose seats became all used
+    LICENSE_ROOM = "license_room"  # full licenses with a free seat again
     LOOKUP_FAILING = "lookup_failing"
     LOOKUP_RECOVERED = "lookup_recovered"
 
@@ -268,7 +332,9 @@ class Alert:
     """
 
     kind: AlertKind
-    users: tuple[str, ...] = ()  # affected users' display e-mails, sorted case-insensitively
+    # Affected users' display e-mails, sorted case-insensitively; for LICENSE_FULL and
+    # LICENSE_ROOM the licenses' ids.
+    users: tuple[str, ...] = ()
     before: int | None = None
     after: int | None = None
     detail: str | None = None  # the error code for LOOKUP_FAILING
@@ -279,7 +345,8 @@ def evaluate(previous: Snapshot | None, current: Snapshot, threshold_pct: int) -
 
     No previous snapshot (a new watch, or an unreadable stored one): only BASELINE. Otherwise
     at most one alert per kind, in `AlertKind` order: REACHED_LIMIT, THRESHOLD_CROSSED,
-    THRESHOLD_RECOVERED, USERS_ADDED, USERS_REMOVED, USERS_DEACTIVATED, USERS_REACTIVATED.
+    THRESHOLD_RECOVERED, USERS_ADDED, USERS_REMOVED, USERS_DEACTIVATED, USERS_REACTIVATED,
+    LICENSE_FULL, LICENSE_ROOM (seats: only when both snapshots know them).
     Activations that change without crossing the threshold or bringing someone to the limit
     are not an alert. A threshold is crossed only between two known utilisations.
     """
@@ -290,8 +357,29 @@ def evaluate(previous: Snapshot | None, current: Snapshot, threshold_pct: int) -
         *_threshold(previous, current, threshold_pct),
         *_membership(previous, current),
         *_activity(previous, current),
+        *_seats(previous, current),
     ]
     return [alert for alert in candidates if alert is not None]
+
+
+def _seats(previous: Snapshot, current: Snapshot) -> list[Alert]:
+    """A license became full, or a full one has room again: only between two known states."""
+    if previous.seat_licenses is None or current.seat_licenses is None:
+        return []
+    was_full, now_full = previous.full_licenses, current.full_licenses
+    became_full = sorted(now_full - was_full)
+    has_room = sorted(key for key in was_full - now_full if key in current.seat_licenses)
+    before, after = len(was_full), len(now_full)
+    alerts = []
+    if became_full:
+        alerts.append(
+            Alert(AlertKind.LICENSE_FULL, users=tuple(became_full), before=before, after=after)
+        )
+    if has_room:
+        alerts.append(
+            Alert(AlertKind.LICENSE_ROOM, users=tuple(has_room), before=before, after=after)
+        )
+    return alerts
 
 
 def _reached_limit(previous: Snapshot, current: Snapshot) -> Alert | None:

@@ -81,6 +81,7 @@ class Runtime:
             self.app.client,
             on_webhook_alert=self.metrics.webhook_alert_seconds.observe,
             metrics=self.metrics,
+            management=self.management,
         )
         self.tasks.spawn(poller.run_forever(self.poller_stop), name="alert_poller")
 
@@ -93,6 +94,7 @@ def build_poller(
     *,
     on_webhook_alert: Callable[[float], None] | None = None,
     metrics: Metrics | None = None,
+    management: ManagementApiClient | None = None,
 ) -> Poller:
     return Poller(
         store,
@@ -101,6 +103,7 @@ def build_poller(
         PollerOptions(interval_s=settings.alert_poll_interval),
         on_webhook_alert=on_webhook_alert,
         metrics=metrics,
+        management=management,
     )
 
 
@@ -258,11 +261,14 @@ async def _worker_main(settings: Settings) -> None:
     except ValueError as error:
         raise ConfigError(f"configuration error: {error}") from None
     licensespring = build_licensespring_client(settings, store)
+    management = build_management_client(settings)
     stop = stop_on_signals()
     try:
-        await build_poller(settings, store, licensespring, build_web_client(settings)).run_forever(
-            stop
-        )
+        await build_poller(
+            settings, store, licensespring, build_web_client(settings), management=management
+        ).run_forever(stop)
     finally:
         await licensespring.aclose()
+        if management is not None:
+            await management.aclose()
         await store.close()

@@ -72,6 +72,8 @@ EXAMPLES = {
     ),
     AlertKind.LOOKUP_FAILING: Alert(AlertKind.LOOKUP_FAILING, before=2, after=3, detail="timeout"),
     AlertKind.LOOKUP_RECOVERED: Alert(AlertKind.LOOKUP_RECOVERED, before=4, after=0),
+    AlertKind.LICENSE_FULL: Alert(AlertKind.LICENSE_FULL, users=("1001",), before=0, after=1),
+    AlertKind.LICENSE_ROOM: Alert(AlertKind.LICENSE_ROOM, users=("1001",), before=1, after=0),
 }
 
 

@@ -29,12 +29,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alert_rules import (
     FailureState,
     Snapshot,
+    carry_unread_seats,
     evaluate,
     evaluate_failure,
     snapshot_of,
 )
 from bot.audit import Auditor
 from bot.licensespring.client import LicenseApiClient
+from bot.licensespring.management import ManagementApiClient
 from bot.lookup import LookupService
 from bot.metrics import Metrics
 from bot.rendering.alerts import alert_payload, render_watch_paused
@@ -96,12 +98,13 @@ class Poller:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_webhook_alert: Callable[[float], None] | None = None,
         metrics: Metrics | None = None,
+        management: ManagementApiClient | None = None,
     ) -> None:
         self.store = store
         self.client = client
         # The poller's lookups go the way every lookup goes; its budget is the client's own
         # (longer than a person's), and nobody asked, so nothing is audited.
-        self.lookups = LookupService(client, Auditor(None), metrics)
+        self.lookups = LookupService(client, Auditor(None), metrics, management=management)
         self.slack = slack
         self.options = options
         self.owner = owner or default_owner()
@@ -215,7 +218,7 @@ class Poller:
                 # by this lookup: only later ones need another check.
                 answered_from = datetime.fromtimestamp(outcome.sent_at, UTC)
                 now = max(now, min(answered_from, self._clock()))
-            current = snapshot_of(outcome.summary)
+            current = snapshot_of(outcome.summary, outcome.seats)
             keys = watch_keys(outcome.summary)
         else:
             error_code = outcome.outcome
@@ -223,6 +226,8 @@ class Poller:
             stats.errors_by_code[error_code] = stats.errors_by_code.get(error_code, 0) + 1
         stats.checked += 1
         previous = Snapshot.from_json(watch.last_snapshot)
+        if current is not None:
+            current = carry_unread_seats(current, previous, outcome.seats)
         failure, alerts = evaluate_failure(
             FailureState(watch.consecutive_failures, watch.failure_alerted),
             error_code,

@@ -81,7 +81,10 @@ _USER_KINDS = frozenset(
     }
 )
 
-_CHANGE_KINDS = _USER_KINDS | {AlertKind.THRESHOLD_CROSSED, AlertKind.THRESHOLD_RECOVERED}
+_SEAT_KINDS = frozenset({AlertKind.LICENSE_FULL, AlertKind.LICENSE_ROOM})
+_CHANGE_KINDS = (
+    _USER_KINDS | _SEAT_KINDS | {AlertKind.THRESHOLD_CROSSED, AlertKind.THRESHOLD_RECOVERED}
+)
 
 # The figure an alert's `before`/`after` count, for the fallback text.
 _FIGURE_NAMES = {
@@ -93,6 +96,8 @@ _FIGURE_NAMES = {
     AlertKind.USERS_DEACTIVATED: "active users",
     AlertKind.USERS_REACTIVATED: "active users",
     AlertKind.LOOKUP_FAILING: "failed lookups in a row",
+    AlertKind.LICENSE_FULL: "full licenses",
+    AlertKind.LICENSE_ROOM: "full licenses",
 }
 _PERCENT_KINDS = frozenset(
     {AlertKind.BASELINE, AlertKind.THRESHOLD_CROSSED, AlertKind.THRESHOLD_RECOVERED}
@@ -159,6 +164,14 @@ def _headline(alert: Alert, customer: str, product: str, threshold_pct: int) -> 
         emoji, verb = _USER_VERBS[kind]
         phrase = _users_phrase(alert)
         return f"{emoji} {phrase[:1].upper()}{phrase[1:]} {verb} — {customer}"
+    if kind is AlertKind.LICENSE_FULL:
+        count = len(alert.users)
+        what = "A license is" if count == 1 else f"{format_number(count)} licenses are"
+        return f":no_entry: {what} out of seats — {customer}"
+    if kind is AlertKind.LICENSE_ROOM:
+        count = len(alert.users)
+        what = "A license has" if count == 1 else f"{format_number(count)} licenses have"
+        return f":white_check_mark: {what} free seats again — {customer}"
     threshold = _percent(threshold_pct)
     if kind is AlertKind.THRESHOLD_CROSSED:
         return f":warning: Activations at {_percent(alert.after)} (≥ {threshold}) — {customer}"
@@ -194,6 +207,8 @@ def _change_text(
     if kind in _USER_KINDS:
         source = previous if kind is AlertKind.USERS_REMOVED else current
         return "\n".join(_user_lines(alert.users, source, previous)) or "No users named."
+    if kind in _SEAT_KINDS:
+        return _seat_lines(alert, current)
     if kind is AlertKind.THRESHOLD_CROSSED:
         return (
             f"Activations of all license users went from {_percent(alert.before)} to "
@@ -215,6 +230,27 @@ def _change_text(
         f"license users cross {threshold} of the maximum (either way), and when users are "
         "added, removed, deactivated or reactivated."
     )
+
+
+def _seat_lines(alert: Alert, current: Snapshot | None) -> str:
+    """A line per license: its seats used against its cap, and what that means."""
+    seats = (current.seat_licenses if current is not None else None) or {}
+    lines = []
+    for key in alert.users[:MAX_LISTED_USERS]:
+        used, cap = seats.get(key, (0, 0))
+        figure = f"{format_number(used)} / {format_number(cap)} seats" if cap else "seats"
+        license_id = _code(key)
+        if alert.kind is AlertKind.LICENSE_FULL:
+            lines.append(
+                f"• License {license_id}: {figure}, full: no license user can be added "
+                "until one is removed or the cap is raised"
+            )
+        else:
+            lines.append(f"• License {license_id}: {figure}, room for more license users")
+    hidden = len(alert.users) - MAX_LISTED_USERS
+    if hidden > 0:
+        lines.append(f"…and {format_number(hidden)} more")
+    return "\n".join(lines) or "No license named."
 
 
 def _user_lines(
@@ -286,12 +322,19 @@ def _figure_fields(alert: Alert, previous: Snapshot | None, current: Snapshot) -
     Baseline and lookup alerts show `current` alone: they are not about a change of figures.
     """
     before = previous if alert.kind in _CHANGE_KINDS else None
-    return [
+    fields = [
         f"*Users*\n{_change(before, current, _total)}",
         f"*Active*\n{_change(before, current, _active)}",
         f"*Activations*\n{_change(before, current, _activations)}{_active_share(before, current)}",
         f"*At limit*\n{_change(before, current, _at_limit)}",
     ]
+    if alert.kind in _SEAT_KINDS and current.seat_licenses is not None:
+        fields.append(f"*Full licenses*\n{_change(before, current, _full_licenses)}")
+    return fields
+
+
+def _full_licenses(snapshot: Snapshot) -> str:
+    return format_number(len(snapshot.full_licenses))
 
 
 def _total(snapshot: Snapshot) -> str:
