@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+from bot.alert_rules import Snapshot
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.slack.errors import STALE_BUTTON_TEXT
 from tests.slack_harness import BotFactory
 from tests.support.blockkit import assert_valid_blocks
+from tests.test_slack_watching import watches_in
 
 HEADER = (
     ":bust_in_silhouette: `jane@acme.example` is a license user of *Acme Ltd* "
@@ -139,3 +142,29 @@ def test_a_hung_management_api_never_holds_the_summary_back(
     assert "8 users" in body["text"]
     assert "Seats could not be read" in text_of(body["blocks"])
     assert elapsed < 4.0
+
+
+def test_a_watch_given_a_license_users_email_watches_the_customer_and_says_so(
+    start_bot: BotFactory, sandbox: SandboxState, sandbox_url: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'watch.db'}"
+    bot = start_bot(database_url=url, **management(sandbox_url))
+    _, response_url = bot.command(f"watch acme-desktop {seed.LICENSE_USER}", channel_id="CW")
+    answer = bot.final_response(response_url)["text"]
+    assert answer.startswith(HEADER + ": watching the customer.")
+    assert f"Watching `{seed.ACME}`" in answer
+    [watch] = watches_in(url)
+    assert watch.customer_email == seed.ACME
+    baseline = Snapshot.from_json(watch.last_snapshot)
+    assert baseline is not None and baseline.seat_licenses is not None
+
+
+def test_a_watch_given_a_user_of_several_customers_names_them(
+    start_bot: BotFactory, sandbox: SandboxState, sandbox_url: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'watch.db'}"
+    bot = start_bot(database_url=url, **management(sandbox_url))
+    _, response_url = bot.command(f"watch acme-desktop {seed.SHARED_USER}", channel_id="CW")
+    answer = bot.final_response(response_url)["text"]
+    assert "is a license user of 2 customers" in answer
+    assert watches_in(url) == []

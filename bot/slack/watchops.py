@@ -18,9 +18,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alert_rules import evaluate, snapshot_of
 from bot.audit import Actor
 from bot.rendering.alerts import alert_payload
-from bot.rendering.blocks import render_notice
+from bot.rendering.blocks import render_notice, reverse_headline, reverse_note
 from bot.rendering.ids import CANNOT_SEE_CHANNEL_CODES, INVITE_COMMAND
 from bot.rendering.mrkdwn import escape
+from bot.seats import Seats
 from bot.slack.errors import BadInput, NotConfigured
 from bot.slack.parsing import (
     DEFAULT_THRESHOLD_PCT,
@@ -152,7 +153,12 @@ async def create_watch(
             if code in {"customer_does_not_exist", "customer_not_found"}
             else None
         )
+        if outcome.reverse is not None:
+            text += " " + reverse_note(outcome.reverse, product)
         return WatchResult(text, field=blamed)
+    # Given a license user's e-mail, the watch is on the customer found (and says so).
+    found = reverse_headline(outcome.reverse) if outcome.reverse is not None else None
+    email = outcome.email
     watch, created = await store.watches.add(
         product=product,
         customer_email=email,
@@ -171,10 +177,11 @@ async def create_watch(
         detail=f"watch {watch.id} in {channel} at {threshold_pct}%",
     )
     if watch.last_snapshot is None and outcome.summary is not None:
-        await _take_baseline(store, watch, outcome.summary)
+        await _take_baseline(store, watch, outcome.summary, outcome.seats)
     verb = "Watching" if created else "Still watching"
     return WatchResult(
-        f":eyes: {verb} `{escape(email)}` in `{escape(product)}` for "
+        (f"{found}: watching the customer.\n" if found else "")
+        + f":eyes: {verb} `{escape(email)}` in `{escape(product)}` for "
         f"<#{channel}> (watch {watch.id}), alerting at {threshold_pct}% of the activations of "
         "all license users. The first check posts a short confirmation there.",
         watch=watch,
@@ -182,12 +189,14 @@ async def create_watch(
     )
 
 
-async def _take_baseline(store: Store, watch: Watch, summary: Summary) -> None:
+async def _take_baseline(
+    store: Store, watch: Watch, summary: Summary, seats: Seats | None = None
+) -> None:
     """The lookup just made is the watch's first snapshot, so the first change alerts even
     when the next poll is hours away. Its confirmation waits in the outbox; the watch is due
     now, so the poller posts it at once."""
     now = datetime.now(UTC)
-    current = snapshot_of(summary)
+    current = snapshot_of(summary, seats)
     alerts = evaluate(None, current, watch.threshold_pct)
     result = CheckResult(
         outcome="ok",
