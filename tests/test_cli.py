@@ -226,6 +226,9 @@ def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
     # Every figure: the headline over all license users, the active users' share labelled.
     assert "Activations: 12 / 23 (52%)" in out
     assert "Active users: 11 / 17 (65%)" in out
+    # With the sandbox's management key: seats, and a customer found from a user's e-mail.
+    assert "Seats: 8 / 15, 1 license full" in out
+    assert "jane@acme.example` is a license user of" in out
 
 
 def test_demo_on_a_terminal_prints_short_hyperlinks_and_names_the_file_of_full_urls(

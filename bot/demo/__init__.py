@@ -37,7 +37,8 @@ from bot.server import create_server
 from bot.webhooks.endpoint import WEBHOOK_PATH
 
 SAMPLE_COMMANDS: tuple[str, ...] = (
-    f"acme-desktop {seed.TYPICAL}",
+    f"acme-desktop {seed.TYPICAL}",  # seats: 8 / 15, one license full
+    f"acme-desktop {seed.LICENSE_USER}",  # a license user's e-mail: the customer is found
     f"acme-desktop {seed.AT_LIMIT}",
     f"acme-desktop {seed.MISCHIEF}",
     f"acme-desktop {seed.EMPTY}",
@@ -105,6 +106,8 @@ def demo_session(settings: Settings) -> Iterator[DemoSession]:
                 "default_product": seed.USER_PRODUCTS[0],
                 "database_url": f"sqlite+aiosqlite:///{database}",
                 "licensespring_webhook_secret": _secret(webhook_secret),
+                "licensespring_management_api_url": sandbox_url,
+                "licensespring_management_api_key": _secret(seed.SANDBOX_MANAGEMENT_API_KEY),
                 "alert_poll_interval": 3600,  # every alert in the demo comes from a webhook
             }
         )

@@ -746,13 +746,18 @@ def seats_block(seats: Seats) -> Block:
         marker = f"{_MARKERS[Concern.AT_LIMIT]} " if lic.full else ""
         full = " (full)" if lic.full else ""
         lines.append(
-            f"{marker}License `{_identifier(lic.license_id)}`: "
+            f"{marker}License `{_license_id(lic.license_id)}`: "
             f"{format_number(lic.used)} / {cap}{full}"
         )
     hidden = len(seats.licenses) - _MAX_SEAT_LINES
     if hidden > 0:
         lines.append(f"…and {plural(hidden, 'more license')}")
     return section_block("\n".join(lines))
+
+
+def _license_id(value: int | None) -> str:
+    # Management API license ids run to 16 digits: shown whole (an int cannot need escaping).
+    return MISSING if value is None else str(value)
 
 
 def _customer_label(customer: CustomerMatch) -> str:
