@@ -166,8 +166,10 @@ class Bench:
             }
         )
 
-    async def start_bot(self, fleet: Fleet, *, cache_ttl: float) -> Child:
-        env = self.bot_env(cache_ttl=cache_ttl)
+    async def start_bot(
+        self, fleet: Fleet, *, cache_ttl: float, extra_env: dict[str, str] | None = None
+    ) -> Child:
+        env = {**self.bot_env(cache_ttl=cache_ttl), **(extra_env or {})}
         return await asyncio.to_thread(fleet.start, "bot", bot_args, env=env)
 
     async def start_floor(self, fleet: Fleet) -> Child:

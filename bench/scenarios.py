@@ -35,6 +35,7 @@ from bench.harness import (
     bench_customer,
     command_text,
 )
+from bench.management import management_api
 from bench.processes import Child
 from bench.stats import median, percentile, ratio
 from bench.webhooks import shared_database_url, shared_rate, webhook_alerts
@@ -677,6 +678,27 @@ RATE_TABLE = Table(
 
 # --- registry --------------------------------------------------------------------------
 
+MANAGEMENT_TABLE = Table(
+    columns=("p50 ms",),
+    rows=(
+        ("summary, no management key", ("mgmt_summary_no_key_p50_ms",)),
+        ("summary with seats (key set)", ("mgmt_summary_with_seats_p50_ms",)),
+        ("seats added to the summary", ("mgmt_seats_added_p50_ms",)),
+        ("license user's e-mail, e2e", ("mgmt_reverse_e2e_p50_ms",)),
+        ("  overhead over its 3 upstream round trips", ("mgmt_reverse_overhead_p50_ms",)),
+        ("  added over the customer's own summary", ("mgmt_reverse_over_summary_p50_ms",)),
+    ),
+    singles=(
+        ("reverse overhead p99 ms", "mgmt_reverse_overhead_p99_ms"),
+        ("Management API hung: slowest summary ms", "mgmt_hung_summary_max_ms"),
+        ("Management API hung: slowest reverse lookup ms", "mgmt_hung_reverse_max_ms"),
+        ("lookup deadline in the hung case ms", "mgmt_hung_deadline_ms"),
+        ("commands without a summary answer", "mgmt_failed"),
+        ("latency of each API ms", "mgmt_latency_ms"),
+    ),
+)
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "ack",
@@ -732,6 +754,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         worst=frozenset({"alerts_429s", "alerts_failed"}),
     ),
     Scenario("startup", "Start-up", startup, STARTUP_TABLE),
+    Scenario(
+        "management",
+        "Management API: seats and a license user's e-mail (both APIs {mgmt_latency_ms:.0f} ms)",
+        management_api,
+        MANAGEMENT_TABLE,
+        worst=frozenset({"mgmt_failed", "mgmt_hung_summary_max_ms", "mgmt_hung_reverse_max_ms"}),
+    ),
     Scenario(
         "webhooks",
         "Webhook to alert posted (serve + worker, SQLite, poll interval 1 h)",

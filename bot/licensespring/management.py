@@ -38,8 +38,11 @@ LICENSES_PATH = "/api/v1/licenses/"
 LICENSE_USERS_PATH = "/api/v1/license-users/"
 PAGE_SIZE = 100  # `/licenses/` caps `limit` at 100
 MAX_PAGES = 10  # 1,000 licenses: past that, one answer would spend too much of the budget
-# The smallest plan allows 600 Management API requests a minute (10/s) per company.
+# The smallest plan allows 600 Management API requests a minute (10/s) per company. A burst
+# of 5 lets one reverse lookup (its seats, the user's licenses, the customer's seats) go
+# through without waiting; 50/s per key is LicenseSpring's flood limit, far above.
 MANAGEMENT_RATE_PER_S = 8.0
+MANAGEMENT_BURST = 5
 
 DOCUMENTED_LICENSE_FILTERS = frozenset(
     {
@@ -134,6 +137,7 @@ class ManagementOptions:
     read_timeout: float = 10.0
     max_retries: int = 2
     rate_limit: float = MANAGEMENT_RATE_PER_S
+    rate_burst: int = MANAGEMENT_BURST
     cache_ttl: float = 30.0
     total_timeout: float = 30.0
     backoff_base: float = 0.25
@@ -169,7 +173,7 @@ class ManagementApiClient:
         self._http = http
         self._api_key = api_key
         self.options = options
-        self.limiter = limiter or RateLimiter(options.rate_limit)
+        self.limiter = limiter or RateLimiter(options.rate_limit, options.rate_burst)
         self._cache: TTLCache[_CacheKey, LicenseList] = TTLCache(options.cache_ttl)
         self._flights: SingleFlight[_CacheKey, LicenseList] = SingleFlight()
         self.stats = ManagementStats()

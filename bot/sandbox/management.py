@@ -11,7 +11,6 @@ carry `initial_password` as the real answers may. Faults reuse `bot.sandbox.faul
 from __future__ import annotations
 
 import asyncio
-import copy
 import hmac
 import threading
 import time
@@ -79,6 +78,9 @@ class ManagementState:
         self._fault: Fault | None = None
         self._failures_left: int | None = None
         self._lock = threading.Lock()
+        # Each customer's licenses, built once per version of its answer: the identities of
+        # its users (the sandbox replaces a user's record on every change, never edits it).
+        self._built: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}
         self.reset_counters()
 
     def reset_counters(self) -> None:
@@ -114,14 +116,30 @@ class ManagementState:
             self.extra.append(license_)
         return license_
 
-    def licenses(self) -> list[dict[str, Any]]:
+    def licenses(self, customer_email: str | None = None) -> list[dict[str, Any]]:
+        """Every license (read-only: do not change them), or only one customer's."""
         found: list[dict[str, Any]] = []
+        wanted = customer_email.lower() if customer_email is not None else None
         for product, customers in self._customers().items():
             for email, body in customers.items():
-                found.extend(_customer_licenses(product, email, body))
+                if wanted is None or email == wanted:
+                    found.extend(self._licenses_of(product, email, body))
         with self._lock:
-            found.extend(copy.deepcopy(self.extra))
+            found.extend(
+                lic
+                for lic in self.extra
+                if wanted is None or _lower(lic["customer"]["email"]) == wanted
+            )
         return found
+
+    def _licenses_of(self, product: str, email: str, body: Body) -> list[dict[str, Any]]:
+        version = hash((id(body), *map(id, body.get("users") or [])))
+        built = self._built.get((product, email))
+        if built is None or built[0] != version:
+            licenses = _customer_licenses(product, email, body)
+            self._built[(product, email)] = (version, licenses)
+            return licenses
+        return built[1]
 
     # --- faults -----------------------------------------------------------------------
 
@@ -342,7 +360,8 @@ async def licenses(request: Request) -> Response:
     early = await _misbehave(request, state) or _refusal(request, state)
     if early is not None:
         return early
-    items = state.licenses()
+    by_customer = None if state.ignore_filters else request.query_params.get("customer_email")
+    items = state.licenses(by_customer)
     for name, value in request.query_params.items():
         check = None if state.ignore_filters else _LICENSE_FILTERS.get(name)
         if check is not None:  # anything else is ignored, as django-filter does
