@@ -105,8 +105,8 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target("start-up <= 1.5 x the floor's (bot/floor)", "startup_ratio", "<=", 1.5),
     Target(
-        "reverse lookup overhead p50 <= 15 ms over its upstream round trips",
-        "mgmt_reverse_overhead_p50_ms",
+        "license user's e-mail: bot adds <= 15 ms p50 over its 2 extra requests",
+        "mgmt_reverse_added_overhead_p50_ms",
         "<=",
         15,
     ),

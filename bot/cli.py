@@ -119,6 +119,8 @@ async def run_lookup(
                 f"LICENSESPRING_SHARED_KEY (or the OAuth client), or {SANDBOX_HINT}"
             )
         if reverse is not None and reverse.found is Found.SEVERAL:
+            if csv_path is not None:  # no one customer's users to write
+                return fail(reverse_text(reverse, product), EXIT_LOOKUP_FAILED)
             if as_json:
                 print(json.dumps({"product": product, **reverse_json(reverse)}, indent=2))
             else:

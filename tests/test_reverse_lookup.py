@@ -345,6 +345,9 @@ def test_cli_several_customers_and_none(
     data = json.loads(several.stdout)
     assert data["found"] == "several"
     assert [c["email"] for c in data["customers"]] == [seed.ACME, seed.GLOBEX]
+    as_csv = run_bot("lookup", PRODUCT, seed.SHARED_USER, "--csv", "-", env=env, cwd=tmp_path)
+    assert as_csv.returncode == 1 and as_csv.stdout == ""
+    assert "is a license user of 2 customers" in as_csv.stderr
     none = run_bot("lookup", PRODUCT, "nobody@nowhere.example", env=env, cwd=tmp_path)
     assert none.returncode == 1
     assert "not a license user either" in none.stderr
