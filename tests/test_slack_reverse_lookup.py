@@ -14,6 +14,7 @@ from bot.sandbox.app import SandboxState
 from bot.slack.errors import STALE_BUTTON_TEXT
 from tests.slack_harness import BotFactory
 from tests.support.blockkit import assert_valid_blocks
+from tests.test_app_home import dms, home_buttons, last_home
 from tests.test_slack_watching import watches_in
 
 HEADER = (
@@ -168,3 +169,17 @@ def test_a_watch_given_a_user_of_several_customers_names_them(
     answer = bot.final_response(response_url)["text"]
     assert "is a license user of 2 customers" in answer
     assert watches_in(url) == []
+
+
+def test_app_home_look_up_again_with_a_license_users_email(
+    start_bot: BotFactory, sandbox: SandboxState, sandbox_url: str
+) -> None:
+    bot = start_bot(**management(sandbox_url))
+    _, url = bot.command(f"acme-desktop {seed.LICENSE_USER}")
+    bot.final_response(url)
+    bot.open_home("U111")
+    home = last_home(bot.slack)
+    value = dict(home_buttons(home))["home_lookup_again"]
+    assert bot.press_in_view("home_lookup_again", value, home).status_code == 200
+    [dm] = dms(bot.slack)
+    assert dm.args["blocks"][0]["text"]["text"] == HEADER
