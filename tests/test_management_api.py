@@ -215,12 +215,24 @@ async def test_identical_calls_share_one_request_and_the_cache(
     async with client_for(make_settings) as client:
         first, second = await asyncio.gather(
             client.licenses_of_user(seed.LICENSE_USER, PRODUCT),
-            client.licenses_of_user(seed.LICENSE_USER.upper(), PRODUCT),
+            client.licenses_of_user(seed.LICENSE_USER, PRODUCT),
         )
         third = await client.licenses_of_user(seed.LICENSE_USER, PRODUCT)
         assert client.stats.cache_hits == 1
     assert first == second == third
     assert sandbox.management.requests == 1
+
+
+async def test_an_address_typed_in_mixed_case_is_asked_again_in_lower_case(
+    make_settings: SettingsFactory, sandbox: SandboxState
+) -> None:
+    async with client_for(make_settings) as client:
+        found = await client.licenses_of_user("Jane@acme.example", PRODUCT)
+        seats = await client.licenses_of_customer("Ada@analytical.example", PRODUCT)
+        exact = await client.licenses_of_user(seed.LICENSE_USER, PRODUCT)
+    assert found.count == 1 and seats.count == 2 and exact.count == 1
+    # Twice each in mixed case; the lower-case address was then in the cache.
+    assert sandbox.management.requests == 4
 
 
 async def test_initial_passwords_are_dropped_at_parse_time(

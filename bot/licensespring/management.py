@@ -214,8 +214,10 @@ class ManagementApiClient:
     ) -> LicenseList:
         """The product's licenses that `email` is a license user of (any customer's)."""
         wanted = email.strip().casefold()
-        return await self.licenses(
-            {"license_users__true_email": email.strip(), "product_short_code": product.strip()},
+        return await self._by_address(
+            "license_users__true_email",
+            email,
+            product,
             lambda lic: (
                 _of_product(lic, product)
                 and any(user.address.casefold() == wanted for user in lic.license_users)
@@ -229,11 +231,44 @@ class ManagementApiClient:
     ) -> LicenseList:
         """The customer's licenses of the product (for seats)."""
         wanted = email.strip().casefold()
-        return await self.licenses(
-            {"customer_email": email.strip(), "product_short_code": product.strip()},
+        return await self._by_address(
+            "customer_email",
+            email,
+            product,
             lambda lic: _of_product(lic, product) and lic.customer.email.casefold() == wanted,
             fresh=fresh,
             deadline_s=deadline_s,
+        )
+
+    async def _by_address(
+        self,
+        name: str,
+        email: str,
+        product: str,
+        matches: Matches,
+        *,
+        fresh: bool,
+        deadline_s: float | None,
+    ) -> LicenseList:
+        """An exact e-mail filter: the address as given, then in lower case if that found none.
+
+        Exact filters may compare case-sensitively (Django's do on PostgreSQL), and addresses
+        are usually stored in lower case: `Jane@acme.example` then finds nothing as typed.
+        """
+        email, product = email.strip(), product.strip()
+        started = time.monotonic()
+        found = await self.licenses(
+            {name: email, "product_short_code": product},
+            matches,
+            fresh=fresh,
+            deadline_s=deadline_s,
+        )
+        lowered = email.lower()
+        if found.licenses or lowered == email:
+            return found
+        left = None if deadline_s is None else max(0.0, deadline_s - (time.monotonic() - started))
+        return await self.licenses(
+            {name: lowered, "product_short_code": product}, matches, fresh=fresh, deadline_s=left
         )
 
     async def probe(self, *, deadline_s: float = 10.0) -> int:
@@ -257,7 +292,7 @@ class ManagementApiClient:
         undocumented = set(filters) - DOCUMENTED_LICENSE_FILTERS
         if undocumented:
             raise UndocumentedFilter(f"undocumented filters: {sorted(undocumented)}")
-        key: _CacheKey = tuple(sorted((name, value.casefold()) for name, value in filters.items()))
+        key: _CacheKey = tuple(sorted(filters.items()))
         if not fresh:
             cached = self._cache.get(key)
             if cached is not None:

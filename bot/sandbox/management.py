@@ -259,13 +259,14 @@ def _truthy(value: str) -> bool:
 LicenseFilter = Callable[[dict[str, Any], str], bool]
 
 _LICENSE_FILTERS: dict[str, LicenseFilter] = {
+    # Exact filters compare case-sensitively, as Django's do on PostgreSQL.
     "license_users__true_email": lambda lic, v: any(
-        _lower(u.get("true_email")) == v.lower() for u in lic["license_users"]
+        u.get("true_email") == v for u in lic["license_users"]
     ),
     "license_users__true_email__icontains": lambda lic, v: any(
         v.lower() in _lower(u.get("true_email")) for u in lic["license_users"]
     ),
-    "customer_email": lambda lic, v: _lower(lic["customer"].get("email")) == v.lower(),
+    "customer_email": lambda lic, v: lic["customer"].get("email") == v,
     "customer_email__icontains": lambda lic, v: v.lower() in _lower(lic["customer"].get("email")),
     "product_short_code": lambda lic, v: lic["product"]["short_code"] == v,
     "customer_id": lambda lic, v: str(lic["customer"].get("id")) == v,
@@ -361,7 +362,7 @@ async def licenses(request: Request) -> Response:
     if early is not None:
         return early
     by_customer = None if state.ignore_filters else request.query_params.get("customer_email")
-    items = state.licenses(by_customer)
+    items = state.licenses(by_customer)  # narrowed case-insensitively; the filter is exact
     for name, value in request.query_params.items():
         check = None if state.ignore_filters else _LICENSE_FILTERS.get(name)
         if check is not None:  # anything else is ignored, as django-filter does
