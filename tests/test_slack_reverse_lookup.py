@@ -12,9 +12,10 @@ from bot.alert_rules import Snapshot
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.slack.errors import STALE_BUTTON_TEXT
+from bot.slack.modal_views import EMAIL_BLOCK, PRODUCT_BLOCK
 from tests.slack_harness import BotFactory
 from tests.support.blockkit import assert_valid_blocks
-from tests.test_app_home import dms, home_buttons, last_home
+from tests.test_app_home import dms, home_buttons, last_home, opened
 from tests.test_slack_watching import watches_in
 
 HEADER = (
@@ -181,5 +182,32 @@ def test_app_home_look_up_again_with_a_license_users_email(
     home = last_home(bot.slack)
     value = dict(home_buttons(home))["home_lookup_again"]
     assert bot.press_in_view("home_lookup_again", value, home).status_code == 200
+    [dm] = dms(bot.slack)
+    assert dm.args["blocks"][0]["text"]["text"] == HEADER
+
+
+def test_a_customer_choice_pressed_by_an_outsider_is_refused(
+    start_bot: BotFactory, sandbox: SandboxState, sandbox_url: str
+) -> None:
+    bot = start_bot(allowed_user_ids=["U111"], **management(sandbox_url))
+    _, response_url = bot.command(f"acme-desktop {seed.SHARED_USER}")
+    buttons = [
+        b["accessory"] for b in bot.final_response(response_url)["blocks"] if "accessory" in b
+    ]
+    lookups = sandbox.lookups
+    ack, url = bot.press(buttons[0]["action_id"], buttons[0]["value"], user_id="UOUT")
+    assert ack.status_code == 200
+    assert "not allowed" in bot.final_response(url)["text"]
+    assert sandbox.lookups == lookups
+
+
+def test_the_lookup_modal_with_a_license_users_email(
+    start_bot: BotFactory, sandbox: SandboxState, sandbox_url: str
+) -> None:
+    bot = start_bot(**management(sandbox_url))
+    bot.open_home()
+    bot.press_in_view("home_open_lookup", "lookup", last_home(bot.slack))
+    modal = opened(bot.slack)
+    bot.submit(modal, {PRODUCT_BLOCK: "acme-desktop", EMAIL_BLOCK: seed.LICENSE_USER})
     [dm] = dms(bot.slack)
     assert dm.args["blocks"][0]["text"]["text"] == HEADER
