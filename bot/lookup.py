@@ -206,7 +206,8 @@ class LookupService:
     async def refresh(self, product: str, email: str, *, surface: str) -> LookupOutcome:
         """A fresh lookup for the bot itself (the alert poller): no cache, counted in the
         metrics, not audited (no person asked)."""
-        outcome = await self.lookup_one(product, email, fresh=True)
+        # A watch is on a customer: never swap in another one found from a license user.
+        outcome = await self.lookup_one(product, email, fresh=True, reverse=False)
         self._count(outcome, surface)
         return outcome
 

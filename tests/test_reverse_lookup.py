@@ -411,3 +411,13 @@ async def test_the_full_license_filter_is_not_offered_without_seats(
         outcome = await lookups.lookup_one(PRODUCT, seed.TYPICAL)
     assert outcome.selection is not None
     assert UserFilter.FULL_LICENSE not in outcome.selection.filter_counts
+
+
+async def test_the_pollers_refresh_never_swaps_in_another_customer(
+    service: Service, sandbox: SandboxState
+) -> None:
+    async with service() as lookups:
+        outcome = await lookups.refresh(PRODUCT, seed.LICENSE_USER, surface="poll")
+    assert outcome.error is not None and outcome.error.code == "customer_does_not_exist"
+    assert outcome.reverse is None
+    assert sandbox.management.parameters_seen["license_users__true_email"] == 0
