@@ -17,7 +17,7 @@ from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.errors import NOT_CONFIGURED
 from bot.logs import configure_logging
 from bot.lookup import LookupService
-from bot.slack.parsing import InvalidRequest, parse_search
+from bot.slack.core.grammar import InvalidRequest, parse_search
 from bot.textview import render_text, summary_json
 from bot.userlist import Selection, UserQuery
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from bot.rendering.ids import CallbackId
-from bot.slack.parsing import COMMAND
+from bot.slack.core.grammar import COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent
 

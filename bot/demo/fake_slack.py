@@ -150,6 +150,7 @@ class _Fault:
 class _Channel:
     is_member: bool = True
     is_archived: bool = False
+    members: tuple[str, ...] = ()  # who conversations.members lists (the bot's own id aside)
 
 
 def _token_of(headers: dict[str, str], args: dict[str, Any]) -> str | None:
@@ -259,11 +260,18 @@ class FakeSlack:
             self._faults.setdefault(method, []).append(fault)
 
     def set_channel(
-        self, channel_id: str, *, is_member: bool = True, is_archived: bool = False
+        self,
+        channel_id: str,
+        *,
+        is_member: bool = True,
+        is_archived: bool = False,
+        members: tuple[str, ...] = (),
     ) -> None:
-        """Configure a channel for conversations.info / chat.postMessage / conversations.join."""
+        """Configure a channel for conversations.info / .members / .join and chat.postMessage."""
         with self._lock:
-            self._channels[channel_id] = _Channel(is_member=is_member, is_archived=is_archived)
+            self._channels[channel_id] = _Channel(
+                is_member=is_member, is_archived=is_archived, members=tuple(members)
+            )
 
     def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
         """Members answered by usergroups.users.list (unknown groups answer no_such_subteam)."""
@@ -590,8 +598,24 @@ class FakeSlack:
         state = self._channel(channel)
         if state.is_archived:
             return {"ok": False, "error": "is_archived"}
-        self._channels[channel] = _Channel(is_member=True, is_archived=False)
+        self._channels[channel] = _Channel(is_member=True, members=state.members)
         return {"ok": True, "channel": {"id": channel, "is_member": True, "is_archived": False}}
+
+    def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Members in pages of `limit` (cursor: the next index), as Slack pages them."""
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        state = self._channel(channel)
+        if not state.is_member:
+            return {"ok": False, "error": "not_in_channel"}
+        members = [BOT_USER_ID, *state.members]
+        start = int(args.get("cursor") or 0)
+        limit = max(int(args.get("limit") or 100), 1)
+        page = members[start : start + limit]
+        following = start + limit
+        cursor = str(following) if following < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup")
@@ -721,6 +745,7 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "chat.getPermalink": FakeSlack._chat_get_permalink,
     "conversations.info": FakeSlack._conversations_info,
     "conversations.join": FakeSlack._conversations_join,
+    "conversations.members": FakeSlack._conversations_members,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "views.open": FakeSlack._views_open,
     "views.publish": FakeSlack._views_publish,
