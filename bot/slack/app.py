@@ -31,6 +31,7 @@ from bot.slack.errors import INTERNAL_ERROR_TEXT, UserFacingError
 from bot.slack.modal_views import notice_modal
 from bot.slack.replier import Replier
 from bot.slack.services import Services
+from bot.slack.steps import lookup_step
 from bot.store import Store
 from bot.tasks import TaskTracker
 
@@ -43,6 +44,7 @@ LISTENERS: tuple[Callable[[AsyncApp, TaskTracker], None], ...] = (
     watching.register,
     apphome.register,
     forms.register,
+    lookup_step.register,
 )
 """Each listener module registers its own callbacks; none imports another."""
 

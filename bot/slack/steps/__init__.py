@@ -1,0 +1,1 @@
+"""Workflow Builder custom steps: each module registers one `app.function` listener."""
