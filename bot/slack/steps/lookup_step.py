@@ -111,6 +111,7 @@ class LookupStep:
             default_product=settings.default_product,
         )
         actor = Actor(parsed.requested_by or WORKFLOW_ACTOR, None)
+        structlog.contextvars.bind_contextvars(slack_user=parsed.requested_by)
         refusal = await self._refusal(parsed.requested_by, services)
         if refusal is not None:
             text, reason = refusal
