@@ -311,6 +311,18 @@ def test_a_run_without_requested_by_fails_when_lists_are_set(
     assert (row.action, row.outcome) == ("refused", "requested_by_missing")
 
 
+def test_the_global_access_middleware_sees_no_person_in_the_event() -> None:
+    """Why the step decides access itself: the global middleware describes no request for a
+    `function_executed` event (no actor), so it neither refuses nor audits it."""
+    from bot.demo.slack_requests import function_executed_body
+    from bot.slack.access import describe_request
+    from bot.slack.context import actor_of
+
+    body = json.loads(function_executed_body({"requested_by": "U999"}, bot_access_token="x"))
+    assert actor_of(body) is None
+    assert describe_request(body, actor_of(body)) is None
+
+
 def test_an_allowed_requested_by_passes_the_access_lists(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
