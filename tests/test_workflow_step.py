@@ -296,6 +296,16 @@ def test_a_requested_by_the_lists_refuse_fails_audited_without_a_lookup(
     assert bot.slack.calls("chat.postEphemeral") == []
 
 
+def test_a_requested_by_that_is_no_user_id_is_refused_as_inert_text(
+    start_bot: BotFactory, sandbox: SandboxState
+) -> None:
+    bot = start_bot(allowed_user_ids=["U111"])
+    bot.run_step({"customer_email": seed.TYPICAL, "requested_by": "U1> <!channel"})
+    error = completion(bot).args["error"]
+    assert error.startswith(":no_entry: `U1&gt; &lt;!channel` is not allowed")
+    assert sandbox.lookups == 0
+
+
 def test_a_run_without_requested_by_fails_when_lists_are_set(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:

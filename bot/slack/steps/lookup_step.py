@@ -13,6 +13,7 @@ sees no person in a `function_executed` event and lets it through (see `bot.slac
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.audit import Actor
 from bot.lookup import LookupOutcome, new_reference
 from bot.rendering.blocks import SummaryButtons
+from bot.rendering.mrkdwn import escape_within
 from bot.rendering.step_outputs import StepOutputs, step_outputs
 from bot.slack.access import AccessPolicy
 from bot.slack.errors import INTERNAL_ERROR_TEXT
@@ -65,6 +67,7 @@ _TRANSIENT_SLACK_ERRORS = frozenset(
 COMPLETION_ATTEMPTS = 4
 COMPLETION_BACKOFF_S = 0.25  # doubled after each failed attempt: 0.25, 0.5, 1 s
 _REMEMBERED_EXECUTIONS = 10_000
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 
 def register(app: AsyncApp, tasks: TaskTracker) -> None:
@@ -160,7 +163,7 @@ class LookupStep:
         if requested_by is None:
             return MISSING_REQUESTED_BY_TEXT, "requested_by_missing"
         if not await self._policy.user_allowed(requested_by):
-            return NOT_ALLOWED_TEXT.format(user=f"<@{requested_by}>"), "user_not_allowed"
+            return NOT_ALLOWED_TEXT.format(user=_named(requested_by)), "user_not_allowed"
         return None
 
     async def _first_run(self, execution_id: str, services: Services) -> bool:
@@ -179,6 +182,13 @@ class LookupStep:
         except (SQLAlchemyError, OSError) as error:
             log.warning("execution_guard_unavailable", error=type(error).__name__)
             return True  # this process's own memory still guards it
+
+
+def _named(user_id: str) -> str:
+    """A mention of a Slack user id; anything else shown as inert text."""
+    if _USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return "`" + escape_within(user_id.replace("`", "'"), 40) + "`"
 
 
 def _outputs(
