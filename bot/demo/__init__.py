@@ -96,6 +96,18 @@ def show_live_alert(session: DemoSession, out: TextIO) -> None:
         out.write(step)
 
 
+def show_workflow_step(session: DemoSession, out: TextIO) -> None:
+    """The Workflow Builder step run once, and the outputs it completed with."""
+    from bot.demo.workflow_step import workflow_step
+
+    try:
+        lines = workflow_step(session)
+    except (AssertionError, httpx.HTTPError) as error:
+        out.write(f"\n(workflow step part skipped: {error})\n")
+        return
+    out.writelines(lines)
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -114,6 +126,7 @@ def run_demo(
         for text in commands:
             show(out, text, *session.send(text), links)
         show_live_alert(session, out)
+        show_workflow_step(session, out)
         if not stdin.isatty():
             out.write("\nDemo finished. Set SLACK_* and LICENSESPRING_* to run for real.\n")
             return 0

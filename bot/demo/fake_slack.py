@@ -69,6 +69,7 @@ JSON_FIELDS = frozenset(
         "metadata",
         "options",
         "option_groups",
+        "outputs",
         "prompts",
         "profile",
         "unfurls",
@@ -232,6 +233,7 @@ class FakeSlack:
         self._uploads: list[FileUpload] = []
         self._upload_faults: list[list[int]] = []  # [status, remaining]
         self._file_counter = 0
+        self._function_tokens: set[str] = set()
 
     def reset(self) -> None:
         """Forget calls, responses, scripted faults and all configuration (token and URL stay)."""
@@ -291,6 +293,16 @@ class FakeSlack:
         with self._lock:
             self._answers[method] = answer
 
+    def new_function_token(self) -> str:
+        """A fresh just-in-time ``xwfp-`` token, as a ``function_executed`` event carries.
+
+        Calls made with it are accepted like the bot token's; a test tells which was sent.
+        """
+        token = f"xwfp-{uuid.uuid4().hex}"
+        with self._lock:
+            self._function_tokens.add(token)
+        return token
+
     def new_response_url(self) -> str:
         """A fresh ``<base>/response/<uuid>`` URL whose posts are recorded."""
         if not self.base_url:
@@ -317,6 +329,18 @@ class FakeSlack:
         """Recorded Web API calls, oldest first; only ``method``'s when given."""
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
+
+    def function_completions(self, execution_id: str | None = None) -> list[SlackCall]:
+        """``functions.completeSuccess``/``completeError`` calls Slack accepted, oldest first;
+        only those for ``execution_id`` when given (failed attempts are in ``calls()``)."""
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if c.method in _COMPLETION_METHODS
+                and c.response.get("ok") is True
+                and (execution_id is None or c.args.get("function_execution_id") == execution_id)
+            ]
 
     def responses(self, response_id: str | None = None) -> list[ResponseCall]:
         """Recorded response_url posts, oldest first; only ``response_id``'s when given."""
@@ -352,6 +376,19 @@ class FakeSlack:
                     f"calls seen: {seen}"
                 )
             return matching
+
+    def wait_for_completion(self, execution_id: str, timeout: float = 5.0) -> SlackCall:
+        """Block until Slack accepted a completion of ``execution_id``; return the first one."""
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: bool(self.function_completions(execution_id)), timeout=timeout
+            )
+            if not done:
+                raise AssertionError(
+                    f"no completion of {execution_id} within {timeout}s; "
+                    f"calls seen: {[c.method for c in self._calls]}"
+                )
+            return self.function_completions(execution_id)[0]
 
     def wait_for_responses(
         self, count: int = 1, response_id: str | None = None, timeout: float = 5.0
@@ -473,7 +510,9 @@ class FakeSlack:
         self, method: str, args: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
-        if _token_of(headers, args) != expected:
+        token = _token_of(headers, args)
+        function_token = method != "apps.connections.open" and token in self._function_tokens
+        if token != expected and not function_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         queue = self._faults.get(method)
         if queue:
@@ -711,6 +750,18 @@ class FakeSlack:
     def _files_upload(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": "method_deprecated"}
 
+    def _functions_complete_success(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("function_execution_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(args.get("outputs"), dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _functions_complete_error(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("function_execution_id") or not args.get("error"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
 
@@ -757,7 +808,10 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "files.upload": FakeSlack._files_upload,
     "users.info": FakeSlack._users_info,
     "apps.connections.open": FakeSlack._apps_connections_open,
+    "functions.completeSuccess": FakeSlack._functions_complete_success,
+    "functions.completeError": FakeSlack._functions_complete_error,
 }
+_COMPLETION_METHODS = frozenset({"functions.completeSuccess", "functions.completeError"})
 
 
 @contextmanager

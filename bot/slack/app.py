@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.lookup import LookupService
 from bot.metrics import Metrics
-from bot.slack import answers, commands, home, modals, threads, watches
+from bot.slack import answers, commands, home, modals, steps, threads, watches
 from bot.slack.core.channels import ChannelMembers
 from bot.slack.core.context import RequestContextMiddleware
 from bot.slack.core.dedupe import DedupeMiddleware
@@ -42,6 +42,7 @@ SURFACES: tuple[Callable[[Routes], None], ...] = (
     home.register,
     modals.register,
     watches.register,
+    steps.register,
 )
 """Each surface registers its own listeners, each with its reader; none imports another."""
 

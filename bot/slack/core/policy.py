@@ -238,6 +238,11 @@ class Guard(AsyncMiddleware):
         req.context["asked"] = understood.asked
         remember(req.body, req.context)
         refusal = await self._gate.refusal(understood)
+        if self.surface is Surface.STEP:
+            # A step is acknowledged by Bolt and ended by its listener, with its own sentence.
+            req.context["refusal"] = refusal
+            await next()
+            return resp
         if refusal is None:
             await next()
             return resp

@@ -54,3 +54,9 @@ class Routes:
     def home_opened(self, read: Reader, listener: Listener) -> None:
         guard = self._guard(Surface.HOME, read)
         self.app.event("app_home_opened", middleware=guard)(self._tasks.listener(contain(listener)))
+
+    def function(self, callback_id: str, read: Reader, listener: Listener) -> None:
+        """A Workflow Builder step: its guard never answers (Bolt acks `function_executed` at
+        once); it hands the listener `refusal` to end the execution with."""
+        guard = self._guard(Surface.STEP, read)
+        self.app.function(callback_id, middleware=guard)(self._tasks.listener(listener))
