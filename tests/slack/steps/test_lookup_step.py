@@ -306,6 +306,15 @@ def test_a_requested_by_that_is_no_user_id_is_refused_as_inert_text(
     assert sandbox.lookups == 0
 
 
+def test_a_channel_list_alone_also_needs_requested_by(
+    start_bot: BotFactory, sandbox: SandboxState
+) -> None:
+    bot = start_bot(allowed_channel_ids=["COK"])
+    bot.run_step({"customer_email": seed.TYPICAL, "product": PRODUCT})
+    assert completion(bot).args["error"] == lookup_step.MISSING_REQUESTED_BY_TEXT
+    assert sandbox.lookups == 0
+
+
 def test_a_run_without_requested_by_fails_when_lists_are_set(
     start_bot: BotFactory, sandbox: SandboxState
 ) -> None:
