@@ -204,15 +204,25 @@ class WatchLifecycle:
 
     # --- snooze, remove, pause ------------------------------------------------------------
 
-    async def snooze(self, actor: Actor, watch_id: int, members: Membership) -> WatchChange:
-        """Snooze the watch's alerts for 24 hours, if the person may."""
+    async def _changeable(
+        self, actor: Actor, watch_id: int, members: Membership, action: str
+    ) -> Watch | WatchChange:
+        """The watch, when it exists and the person may change it; else what to tell them."""
         if self.store is None:
             return WatchChange(f":x: {NO_STORE_TEXT}", "no_store")
         watch = await self.store.watches.get(watch_id)
         if watch is None:
             return WatchChange(gone_text(watch_id), "gone")
         if not await self.may_change(actor, watch, members):
-            return await self._refused(actor, watch, "snooze")
+            return await self._refused(actor, watch, action)
+        return watch
+
+    async def snooze(self, actor: Actor, watch_id: int, members: Membership) -> WatchChange:
+        """Snooze the watch's alerts for 24 hours, if the person may."""
+        found = await self._changeable(actor, watch_id, members, "snooze")
+        if isinstance(found, WatchChange):
+            return found
+        assert self.store is not None
         until = self._clock() + SNOOZE
         snoozed = await self.store.watches.snooze(watch_id, until)
         if snoozed is None:
@@ -234,13 +244,10 @@ class WatchLifecycle:
 
     async def remove(self, actor: Actor, watch_id: int, members: Membership) -> WatchChange:
         """Remove the watch, if the person may; audited with who removed it."""
-        if self.store is None:
-            return WatchChange(f":x: {NO_STORE_TEXT}", "no_store")
-        watch = await self.store.watches.get(watch_id)
-        if watch is None:
-            return WatchChange(gone_text(watch_id), "gone")
-        if not await self.may_change(actor, watch, members):
-            return await self._refused(actor, watch, "unwatch")
+        found = await self._changeable(actor, watch_id, members, "unwatch")
+        if isinstance(found, WatchChange):
+            return found
+        assert self.store is not None
         removed = await self.store.watches.remove(watch_id)
         if removed is None:
             return WatchChange(gone_text(watch_id), "gone")

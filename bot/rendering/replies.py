@@ -105,25 +105,26 @@ def lookup_message(
             reference=reference if needs_reference(outcome.error) else None,
             retry=retry,
         )
+    results = product_results(outcomes, email=email, known_products=known_products)
+    query = next((o.selection.query for o in outcomes if o.selection is not None), EVERYONE)
+    return render_multi_product(email, results, query)
+
+
+def product_results(
+    outcomes: Sequence[LookupOutcome], *, email: str, known_products: Sequence[str]
+) -> list[tuple[str, Summary | str]]:
+    """Per product: its summary, or the sentence saying why it has none."""
     results: list[tuple[str, Summary | str]] = []
     for outcome in outcomes:
         if outcome.summary is not None:
             results.append((outcome.product, outcome.summary))
-        else:
-            assert outcome.error is not None
-            results.append(
-                (
-                    outcome.product,
-                    lookup_error_text(
-                        outcome.error,
-                        product=outcome.product,
-                        email=email,
-                        known_products=known_products,
-                    ),
-                )
-            )
-    query = next((o.selection.query for o in outcomes if o.selection is not None), EVERYONE)
-    return render_multi_product(email, results, query)
+            continue
+        assert outcome.error is not None
+        text = lookup_error_text(
+            outcome.error, product=outcome.product, email=email, known_products=known_products
+        )
+        results.append((outcome.product, text))
+    return results
 
 
 THREAD_BUTTONS = SummaryButtons(share=False, show_users=True)

@@ -31,14 +31,13 @@ from bot.config import Settings
 from bot.lookup import LookupOutcome, new_reference
 from bot.rendering.blocks import SummaryButtons
 from bot.rendering.mrkdwn import escape_within
-from bot.rendering.replies import lookup_error_text, lookup_message, needs_reference
+from bot.rendering.replies import lookup_message, needs_reference, product_results
 from bot.rendering.step_outputs import StepOutputs, step_outputs
 from bot.slack.core.errors import INTERNAL_ERROR_TEXT
 from bot.slack.core.policy import Refusal, Understood
 from bot.slack.core.routes import Routes
 from bot.slack.core.services import Services
 from bot.slack.steps.inputs import StepInputError, StepRequest, parse_step_inputs
-from bot.summary import Summary
 from bot.userlist import UserQuery
 
 log = structlog.get_logger("slack.steps")
@@ -209,23 +208,9 @@ def _outputs(
         return None
     if any(o.error is not None and o.error.code not in _ABSENT_CODES for o in outcomes):
         return None
-    results: list[tuple[str, Summary | str]] = []
-    for outcome in outcomes:
-        if outcome.summary is not None:
-            results.append((outcome.product, outcome.summary))
-        else:
-            assert outcome.error is not None
-            results.append(
-                (
-                    outcome.product,
-                    lookup_error_text(
-                        outcome.error,
-                        product=outcome.product,
-                        email=request.email,
-                        known_products=services.settings.licensespring_products,
-                    ),
-                )
-            )
+    results = product_results(
+        outcomes, email=request.email, known_products=services.settings.licensespring_products
+    )
     return step_outputs(
         results,
         lookup_email=request.email,

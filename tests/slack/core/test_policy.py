@@ -7,7 +7,6 @@ surface that posts visibly or opens work is tried with a user the lists refuse.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -29,23 +28,12 @@ from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from bot.slack.app import create_app
 from bot.slack.core.policy import Guard
-from bot.store import Store, Watch
+from tests.slack.watches.test_watching import watches_in
 from tests.slack_harness import BotFactory, RunningBot
 
 PRODUCT = "acme-desktop"
 OUTSIDE = "COUTSIDE"
 ALLOWED = "COK"
-
-
-def watches_in(url: str) -> list[Watch]:
-    async def read() -> list[Watch]:
-        store = await Store.open(url)
-        try:
-            return await store.watches.all()
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
 
 
 LISTED = {"licensespring_products": [PRODUCT, "acme-cli"]}

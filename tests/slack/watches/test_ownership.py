@@ -11,8 +11,8 @@ from bot.demo.fake_slack import FakeSlack
 from bot.rendering.ids import ActionId
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
-from tests.slack.core.test_policy import watches_in
 from tests.slack.threads.test_threads import audit_rows
+from tests.slack.watches.test_watching import watches_in
 from tests.slack_harness import BotFactory, RunningBot
 
 CREATOR, MEMBER, STRANGER = "U111", "UMEMBER", "USTRANGER"
