@@ -19,7 +19,7 @@ from bot.licensespring.management import ManagementApiClient
 from bot.logs import configure_logging
 from bot.lookup import LookupService
 from bot.reverse import Found
-from bot.slack.parsing import InvalidRequest, parse_search
+from bot.slack.core.grammar import InvalidRequest, parse_search
 from bot.textview import render_text, reverse_json, reverse_text, summary_json
 from bot.userlist import Selection, UserQuery
 
