@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from bot.rendering.blocks import render_multi_product, render_summary
 from bot.rendering.mrkdwn import escape_within
+from bot.seats import Seats
 from bot.summary import Summary
 from bot.userlist import EVERYONE, Selection, UserQuery
 
@@ -26,7 +27,7 @@ COUNT_OUTPUTS = (
 )
 TEXT_OUTPUTS = ("customer_name", "customer_email", "summary")
 SEAT_OUTPUTS = ("seats_used", "seats_max")
-"""Declared in the manifest as optional: filled only once a Summary carries seats."""
+"""Declared in the manifest as optional: filled when seats were counted."""
 
 _NAME_COST = 150
 _EMAIL_COST = 254
@@ -38,6 +39,7 @@ def step_outputs(
     lookup_email: str,
     selection: Selection | None = None,
     query: UserQuery = EVERYONE,
+    seats: Sequence[Seats] = (),
 ) -> StepOutputs:
     """The step's outputs for one e-mail looked up in one or several products.
 
@@ -69,16 +71,18 @@ def step_outputs(
         "on_initial_password": sum(len(s.on_initial_password) for s in summaries),
         "summary": text,
     }
-    outputs.update(seat_outputs(summaries))
+    outputs.update(seat_outputs(seats))
     return outputs
 
 
-def seat_outputs(summaries: Sequence[Summary]) -> dict[str, int]:
-    """Hook for `seats_used` / `seats_max` (with a Management API key).
-
-    A Summary carries no seats yet, so there is nothing to add; when it does, return the two
-    figures here, added up over `summaries` like the counts above. The manifest already
-    declares both outputs as optional, so Slack accepts a completion with or without them.
-    """
-    del summaries
-    return {}
+def seat_outputs(seats: Sequence[Seats]) -> dict[str, int]:
+    """`seats_used` / `seats_max` over the products whose seats were counted (with a
+    Management API key and a seat cap); nothing otherwise. The manifest declares both
+    outputs as optional, so Slack accepts a completion with or without them."""
+    counted = [s for s in seats if s.counted and s.capped]
+    if not counted:
+        return {}
+    return {
+        "seats_used": sum(s.used for s in counted),
+        "seats_max": sum(s.maximum for s in counted),
+    }

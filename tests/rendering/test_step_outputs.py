@@ -9,6 +9,13 @@ import pytest
 from bot.licensespring.models import Customer, CustomerLicenseUsers, LicenseUser
 from bot.rendering.blocks import render_multi_product, render_summary
 from bot.rendering.step_outputs import COUNT_OUTPUTS, TEXT_OUTPUTS, seat_outputs, step_outputs
+from bot.seats import (
+    SEATS_UNREADABLE,
+    TOO_MANY_LICENSES,
+    LicenseSeats,
+    Seats,
+    SeatsState,
+)
 from bot.slack.steps.inputs import (
     MISSING_EMAIL_TEXT,
     NO_PRODUCT_TEXT,
@@ -114,8 +121,16 @@ def test_no_summary_is_a_caller_error() -> None:
         step_outputs([("desk", "failed")], lookup_email="c@example.com")
 
 
-def test_seats_are_not_filled_until_a_summary_carries_them() -> None:
-    assert seat_outputs([TYPICAL]) == {}
+def test_seats_are_filled_only_when_counted_on_capped_licenses() -> None:
+    full = LicenseSeats(1, used=5, cap=5, users=frozenset())
+    roomy = LicenseSeats(2, used=3, cap=10, users=frozenset())
+    unlimited = LicenseSeats(3, used=7, cap=0, users=frozenset())
+    counted = Seats(SeatsState.COUNTED, (full, roomy, unlimited))
+    assert seat_outputs([counted]) == {"seats_used": 8, "seats_max": 15}
+    assert seat_outputs([counted, counted]) == {"seats_used": 16, "seats_max": 30}
+    assert seat_outputs([]) == {}
+    assert seat_outputs([SEATS_UNREADABLE, TOO_MANY_LICENSES]) == {}
+    assert seat_outputs([Seats(SeatsState.COUNTED, (unlimited,))]) == {}
 
 
 # --- inputs ---------------------------------------------------------------------------

@@ -216,6 +216,7 @@ def _outputs(
         lookup_email=request.email,
         selection=outcomes[0].selection if len(outcomes) == 1 else None,
         query=UserQuery(request.search),
+        seats=[o.seats for o in outcomes if o.seats is not None],
     )
 
 

@@ -352,3 +352,19 @@ def test_an_allowed_requested_by_passes_the_access_lists(
     bot.run_step({"customer_email": seed.TYPICAL, "product": PRODUCT, "requested_by": "U111"})
     assert completion(bot).method == "functions.completeSuccess"
     assert sandbox.lookups == 1
+
+
+def test_with_a_management_key_the_outputs_carry_seats_and_a_users_email_finds_the_customer(
+    start_bot: BotFactory, sandbox: SandboxState, sandbox_url: str
+) -> None:
+    bot = start_bot(
+        licensespring_management_api_url=sandbox_url,
+        licensespring_management_api_key=seed.SANDBOX_MANAGEMENT_API_KEY,
+    )
+    bot.run_step({"customer_email": seed.TYPICAL, "product": PRODUCT})
+    outputs = completion(bot).args["outputs"]
+    assert (outputs["seats_used"], outputs["seats_max"]) == (8, 15)
+    bot.run_step({"customer_email": seed.LICENSE_USER, "product": PRODUCT}, execution_id="Fx2")
+    done = completion(bot, "Fx2")
+    assert done.method == "functions.completeSuccess"
+    assert done.args["outputs"]["customer_email"] == seed.ACME
