@@ -35,6 +35,9 @@ def new_reference() -> str:
 REPLY_RESERVE_S = 0.5
 # Seats are an enrichment: after the License API has answered, wait at most this long for them.
 SEATS_GRACE_S = 1.5
+REVERSE_BUDGET_S = 4.0
+"""What asking the Management API whose license user an e-mail is may take: a hung
+Management API must not hold every "no such customer" reply until the lookup's deadline."""
 NOT_A_CUSTOMER = frozenset({"customer_does_not_exist"})
 
 
@@ -181,8 +184,10 @@ class LookupService:
         if self.management is None:
             return replace(failed, reverse=ReverseLookup(Found.NO_KEY, email))
         try:
+            left = _left(until)
+            budget = REVERSE_BUDGET_S if left is None else min(left, REVERSE_BUDGET_S)
             licenses = await self.management.licenses_of_user(
-                email, product, fresh=fresh, deadline_s=_left(until)
+                email, product, fresh=fresh, deadline_s=budget
             )
         except ManagementApiError as error:
             log.info("reverse_lookup_failed", product=product, code=error.code)

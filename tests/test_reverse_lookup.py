@@ -21,7 +21,7 @@ from bot.licensespring.management import (
     PAGING_PARAMETERS,
     ManagementApiClient,
 )
-from bot.lookup import SEATS_GRACE_S, LookupOutcome, LookupService
+from bot.lookup import REVERSE_BUDGET_S, SEATS_GRACE_S, LookupOutcome, LookupService
 from bot.rendering.blocks import SummaryButtons, render_customer_choice, render_summary
 from bot.reverse import Found
 from bot.sandbox import seed
@@ -421,3 +421,16 @@ async def test_the_pollers_refresh_never_swaps_in_another_customer(
     assert outcome.error is not None and outcome.error.code == "customer_does_not_exist"
     assert outcome.reverse is None
     assert sandbox.management.parameters_seen["license_users__true_email"] == 0
+
+
+async def test_a_hung_management_api_holds_a_reverse_lookup_for_its_budget_only(
+    service: Service, sandbox: SandboxState
+) -> None:
+    """With the default 12 s deadline, a hung Management API costs the budget, not 12 s."""
+    sandbox.management.set_fault(latency_ms=30_000)
+    async with service(lookup_deadline=12.0) as lookups:
+        started = time.monotonic()
+        outcome = await lookups.lookup_one(PRODUCT, seed.LICENSE_USER)
+        elapsed = time.monotonic() - started
+    assert outcome.reverse is not None and outcome.reverse.found is Found.FAILED
+    assert REVERSE_BUDGET_S - 0.5 < elapsed < REVERSE_BUDGET_S + 1.5
