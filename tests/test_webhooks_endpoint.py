@@ -196,6 +196,40 @@ async def test_bad_webhooks_are_refused_or_ignored_and_nothing_happens(
     assert post(bot, payload).status_code == 202
 
 
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "t=" + "9" * 5000 + ",v1=" + "0" * 64,  # int() refuses it: was an HTTP 500
+        "t=" + "1" * 40 + ",v1=" + "0" * 64,
+        "t=1700000000,t=1700000001,v1=" + "0" * 64,
+        "v1=" + "0" * 64,
+        "t=1700000000",
+        "t=,v1=",
+        "t=1700000000,v1=" + "0" * 64 + "," * 3000,
+    ],
+)
+async def test_any_malformed_signature_header_is_a_401(
+    hooked: tuple[RunningBot, Store], sandbox: SandboxState, signature: str
+) -> None:
+    bot, store = hooked
+    watch = await add_watch(store, seed.TYPICAL)
+    payload = event("customer.updated", customer={"email": seed.TYPICAL})
+    refused = post(bot, payload, signature=signature)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["message"] == "invalid signature"
+    assert (await store.watches.get(watch.id)).wake_at is None  # type: ignore[union-attr]
+    assert metric(bot, "refused") == 1
+    assert post(bot, payload).status_code == 202  # the genuine one still works
+
+
+def test_a_non_ascii_signature_header_is_a_401(start_bot: Any) -> None:
+    bot = start_bot(licensespring_webhook_secret=SECRET)
+    body = json.dumps(event()).encode()
+    raw = ("t=1700000000,v1=" + "\u00e9" * 64).encode("latin-1")
+    refused = bot.http.post(f"{bot.url}{PATH}", content=body, headers=[(HEADER.encode(), raw)])
+    assert refused.status_code == 401
+
+
 async def test_the_signature_header_name_is_configurable(start_bot: Any, store_url: str) -> None:
     bot = start_bot(
         database_url=store_url,
