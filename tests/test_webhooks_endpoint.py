@@ -268,6 +268,52 @@ async def test_a_burst_of_concurrent_webhooks_is_recorded_once_each(
         assert woken is not None and woken.wake_at is not None
 
 
+async def test_a_burst_of_webhooks_uses_few_store_connections_and_readyz_still_answers(
+    hooked: tuple[RunningBot, Store],
+) -> None:
+    import asyncio
+
+    from bot.webhooks.endpoint import WEBHOOK_CONCURRENCY
+
+    bot, store = hooked
+    await add_watch(store, seed.TYPICAL)
+    repository = bot.server.state.runtime.store.webhooks
+    real_accept = repository.accept
+    running = {"now": 0, "most": 0}
+
+    async def counted_accept(*args: Any, **kwargs: Any) -> Any:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        try:
+            await asyncio.sleep(0.01)  # a slower store: the burst piles up
+            return await real_accept(*args, **kwargs)
+        finally:
+            running["now"] -= 1
+
+    repository.accept = counted_accept
+    limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+        async def send() -> int:
+            body = json.dumps(event("customer.updated", customer={"email": seed.TYPICAL}))
+            headers = {HEADER: sign(SECRET, body.encode(), int(time.time()))}
+            answer = await http.post(f"{bot.url}{PATH}", content=body, headers=headers)
+            return answer.status_code
+
+        burst = [asyncio.create_task(send()) for _ in range(300)]
+        while running["most"] < WEBHOOK_CONCURRENCY:  # noqa: ASYNC110 - the server's thread
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        ready = await http.get(f"{bot.url}/readyz")
+        ready_s = time.monotonic() - started
+        statuses = await asyncio.gather(*burst)
+    print(f"\n300 webhooks at once: {running['most']} in the store at most; readyz {ready_s:.2f} s")
+    # recorded, or (past SLOT_WAIT_S in the queue, on a loaded machine) 503: sent again later
+    assert set(statuses) <= {202, 503} and statuses.count(202) >= 100, statuses
+    assert running["most"] <= WEBHOOK_CONCURRENCY
+    assert ready.status_code == 200
+
+
 async def test_a_store_failure_answers_503_so_the_event_comes_again(
     hooked: tuple[RunningBot, Store],
 ) -> None:
