@@ -94,7 +94,10 @@ def build_poller(
         store,
         licensespring,
         slack,
-        PollerOptions(interval_s=settings.alert_poll_interval),
+        PollerOptions(
+            interval_s=settings.alert_poll_interval,
+            coalesce_s=settings.alert_coalesce_seconds,
+        ),
         on_webhook_alert=on_webhook_alert,
         metrics=metrics,
     )
@@ -247,10 +250,15 @@ async def _worker_main(settings: Settings) -> None:
         raise ConfigError(f"configuration error: {error}") from None
     licensespring = build_licensespring_client(settings, store)
     stop = stop_on_signals()
+    poller = build_poller(
+        settings,
+        store,
+        licensespring,
+        build_web_client(settings),
+        metrics=Metrics(licensespring),  # counted for the log's sake; no endpoint here
+    )
     try:
-        await build_poller(settings, store, licensespring, build_web_client(settings)).run_forever(
-            stop
-        )
+        await poller.run_forever(stop)
     finally:
         await licensespring.aclose()
         await store.close()
