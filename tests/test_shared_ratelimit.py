@@ -229,7 +229,9 @@ async def test_lookups_keep_working_when_the_database_clock_is_120_s_behind(
             for _ in range(5):
                 answer = await client.lookup("acme-desktop", seed.TYPICAL, fresh=True, deadline_s=5)
                 assert answer.answer.users
-        assert time.monotonic() - started < 5.0
+        took_s = time.monotonic() - started
+        print(f"\ndatabase clock 120 s behind: 5 lookups in {took_s:.2f} s")
+        assert took_s < 5.0
         events = [entry["event"] for entry in logs]
         assert "rate_bucket_ahead_of_clock" in events
         assert "shared_rate_limit_unavailable" in events  # the per-process limit, logged
