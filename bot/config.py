@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # Store, alerts, access
     database_url: str = "sqlite+aiosqlite:///license-users-bot.db"
     alert_poll_interval: int = Field(default=900, ge=1)
+    # After a webhook-woken check, further webhooks for that watch wait this long (0: not at all).
+    alert_coalesce_seconds: float = Field(default=10.0, ge=0)
     allowed_user_ids: CommaList = Field(default_factory=list)
     allowed_usergroup_ids: CommaList = Field(default_factory=list)
     allowed_channel_ids: CommaList = Field(default_factory=list)
@@ -196,6 +198,7 @@ RULES: dict[str, str] = {
     ),
     "lookup_deadline": "seconds, a number greater than 0",
     "alert_poll_interval": "a whole number of seconds, at least 1",
+    "alert_coalesce_seconds": "a number of seconds, 0 or more",
     "port": "a whole number from 1 to 65535",
     "log_format": "console or json",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",

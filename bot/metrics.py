@@ -90,6 +90,11 @@ class Metrics:
             buckets=WEBHOOK_ALERT_BUCKETS,
             registry=self.registry,
         )
+        self.alerts_unconfirmed = Counter(
+            "alerts_unconfirmed",
+            "Alert posts whose outcome is unknown (timeout, reset, shutdown): not repeated",
+            registry=self.registry,
+        )
         if client is not None:
             self.registry.register(_ClientCollector(client))
 

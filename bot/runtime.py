@@ -100,7 +100,10 @@ def build_poller(
         store,
         licensespring,
         slack,
-        PollerOptions(interval_s=settings.alert_poll_interval),
+        PollerOptions(
+            interval_s=settings.alert_poll_interval,
+            coalesce_s=settings.alert_coalesce_seconds,
+        ),
         on_webhook_alert=on_webhook_alert,
         metrics=metrics,
         management=management,
@@ -263,10 +266,16 @@ async def _worker_main(settings: Settings) -> None:
     licensespring = build_licensespring_client(settings, store)
     management = build_management_client(settings)
     stop = stop_on_signals()
+    poller = build_poller(
+        settings,
+        store,
+        licensespring,
+        build_web_client(settings),
+        metrics=Metrics(licensespring),  # counted for the log's sake; no endpoint here
+        management=management,
+    )
     try:
-        await build_poller(
-            settings, store, licensespring, build_web_client(settings), management=management
-        ).run_forever(stop)
+        await poller.run_forever(stop)
     finally:
         await licensespring.aclose()
         if management is not None:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bot.httpbody import read_limited_body
 from bot.serving import Served
+from bot.store.watches import OUTBOX_STATUSES
 from bot.webhooks.endpoint import WEBHOOK_PATH, licensespring_webhook
 
 log = structlog.get_logger("server")
@@ -71,7 +72,7 @@ async def metrics(request: Request) -> Response:
         counts = await runtime.store.watches.alerts_by_status()
     except Exception:  # noqa: BLE001 - metrics must render even when the store is down
         counts = {}
-    for status in ("pending", "sent", "suppressed", "failed"):
+    for status in OUTBOX_STATUSES:
         runtime.metrics.alerts.labels(status).set(counts.get(status, 0))
     return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 

@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
-from bot.alerts.poller import Poller, PollerOptions
+from bot.alerts.poller import CycleStats, Poller, PollerOptions
 from bot.demo.fake_slack import FakeSlack
 from bot.licensespring.client import LicenseApiClient
 from bot.sandbox.app import SandboxState
@@ -183,11 +184,13 @@ async def test_no_repeat_after_restart_and_pending_alerts_survive(
     make_poller: PollerFactory, sandbox: SandboxState, fake_slack: FakeSlack, customer: str
 ) -> None:
     clock = Clock()
-    first = await make_poller(clock)
+    first = await make_poller(clock, delivery_backoff_s=(0.05, 0.05))
     await add_watch(first, customer)
-    fake_slack.fail_next("chat.postMessage", status=500)  # the baseline cannot be posted yet
+    # the baseline cannot be posted yet: refused at once and at both retries
+    fake_slack.fail_next("chat.postMessage", status=500, times=3)
     await first.run_cycle()
     assert alert_posts(fake_slack) == []
+    assert len(fake_slack.calls("chat.postMessage")) == 3
     # "restart": a new worker with its own store connection and clients
     second = await make_poller(clock)
     clock.next_cycle()
@@ -448,37 +451,46 @@ async def test_a_woken_watch_is_due_after_the_debounce_not_the_interval(
     assert len(seconds) == 1 and seconds[0] > 0
     assert (await poller.run_cycle()).checked == 0
     after = await poller.store.watches.get(watch.id)
-    assert after is not None and after.wake_at is None and after.woken_at is None
+    assert after is not None and after.wake_latest is None and after.woken_at is None
+    # webhooks in the next 10 s wait for the end of that (bursts are coalesced)
+    assert after.wake_at == clock.now + timedelta(seconds=poller.options.coalesce_s)
 
 
 async def test_an_event_after_the_lookup_was_sent_causes_one_more_check(
     make_poller: PollerFactory, customer: str, sandbox: SandboxState
 ) -> None:
-    real_now = datetime.now(UTC)
-    clock = Clock()
-    clock.now = real_now
-    poller: Poller = await make_poller(clock)
+    poller: Poller = await make_poller(datetime.now, coalesce_s=0.0)
+    poller._clock = lambda: datetime.now(UTC)
     watch, _ = await poller.store.watches.add(
         product=PRODUCT,
         customer_email=customer,
         channel_id="CALERT",
         threshold_pct=90,
         created_by="U1",
-        now=clock.now,
+        now=datetime.now(UTC),
     )
     await poller.run_cycle()
-    # an event from before this moment, then a check, then an event "during" the lookup
-    await wake(poller.store, customer, clock.now - timedelta(seconds=5))
-    late = datetime.now(UTC) + timedelta(seconds=30)  # after any lookup this check sends
-    await wake(poller.store, customer, late)
-    clock.now = datetime.now(UTC)
+    # an event before the check: answered by it
+    await wake(poller.store, customer, datetime.now(UTC) - timedelta(seconds=2))
     assert (await poller.run_cycle()).checked == 1
-    still = await poller.store.watches.get(watch.id)
-    assert still is not None and still.wake_at == late  # another check is due
-    clock.now = late + timedelta(seconds=0.1)
-    assert (await poller.run_cycle()).checked == 1
+    answered = await poller.store.watches.get(watch.id)
+    assert answered is not None and answered.wake_latest is None
+
+    # An event while the lookup is on its way, from a web process whose clock is 2 s
+    # behind: the answer may predate it, so the watch is checked once more, at once. (Which
+    # came first is decided on the database's clock, not on either process's.)
+    sandbox.set_fault(latency_ms=600)
+    await wake(poller.store, customer, datetime.now(UTC) - timedelta(seconds=2))
+    before = sandbox.lookups
+    cycle = asyncio.create_task(poller.run_cycle())
+    while not sandbox.in_flight:  # noqa: ASYNC110 - a counter the server's thread moves
+        await asyncio.sleep(0.01)
+    await wake(poller.store, customer, datetime.now(UTC) - timedelta(seconds=2))
+    assert (await cycle).checked == 2
+    assert sandbox.lookups - before == 2
     done = await poller.store.watches.get(watch.id)
-    assert done is not None and done.wake_at is None
+    assert done is not None and done.wake_latest is None and done.wake_at is None
+    assert (await poller.run_cycle()).checked == 0
 
 
 async def test_paused_watches_are_not_woken(make_poller: PollerFactory, customer: str) -> None:
@@ -494,3 +506,128 @@ async def test_paused_watches_are_not_woken(make_poller: PollerFactory, customer
     )
     await poller.store.watches.pause(watch.id, "not_in_channel")
     assert await wake(poller.store, customer, clock.now) == []
+
+
+# --- failures of every kind back off; delivery is fenced and never repeated ----------------
+
+
+async def test_an_unexpected_exception_in_a_check_backs_the_watch_off(
+    make_poller: PollerFactory, customer: str, fake_slack: FakeSlack
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    watch_id = await add_watch(poller, customer)
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug nobody mapped")
+
+    poller.lookups.refresh = broken  # type: ignore[method-assign]
+    async with asyncio.timeout(10):  # a watch re-claimed at once would keep this cycle going
+        stats = await poller.run_cycle()
+    assert stats.checked == 1 and stats.failed == 1
+    assert (await poller.run_cycle()).checked == 0  # not re-claimed at once
+    watch = await poller.store.watches.get(watch_id)
+    assert watch is not None and watch.consecutive_failures == 1
+    assert watch.last_outcome == "check_failed"
+    assert watch.next_check_at is not None and watch.next_check_at > clock.now + INTERVAL / 2
+
+
+async def test_a_failed_woken_check_keeps_its_wake_up_and_retries_within_seconds(
+    make_poller: PollerFactory, customer: str, sandbox: SandboxState, fake_slack: FakeSlack
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    watch_id = await add_watch(poller, customer)
+    await poller.run_cycle()
+    poller.client.options = dataclasses.replace(poller.client.options, max_retries=0)
+    sandbox.set_fault(status=503, only_customer=customer)
+    await wake(poller.store, customer, clock.now)
+    delays = []
+    for _ in range(4):
+        clock.now += timedelta(seconds=60)  # past the debounce and any retry so far
+        assert (await poller.run_cycle()).failed == 1
+        watch = await poller.store.watches.get(watch_id)
+        assert watch is not None and watch.wake_latest is not None  # still wanted
+        assert watch.wake_at is not None
+        delays.append((watch.wake_at - clock.now).total_seconds())
+    assert delays == [2.0, 4.0, 8.0, 16.0]
+    sandbox.clear_faults()
+    clock.now += timedelta(seconds=20)
+    assert (await poller.run_cycle()).failed == 0
+    answered = await poller.store.watches.get(watch_id)
+    assert answered is not None and answered.wake_latest is None
+
+
+async def test_delivery_needs_the_lease(
+    make_poller: PollerFactory, customer: str, fake_slack: FakeSlack
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    await add_watch(poller, customer)
+    [watch] = await poller.store.watches.claim_due(
+        poller.owner, now=clock.now, lease=timedelta(minutes=5), limit=1
+    )
+    poller.deliver = lambda w: asyncio.sleep(0, 0)  # type: ignore[assignment,method-assign]
+    await poller.check(watch, CycleStats())  # the baseline is in the outbox, not posted
+    # the lease runs out, the watch falls due, and another worker takes it
+    clock.next_cycle()
+    other = await make_poller(clock)
+    assert [
+        w.id
+        for w in await other.store.watches.claim_due(
+            other.owner, now=clock.now, lease=timedelta(minutes=5), limit=1
+        )
+    ] == [watch.id]
+    del poller.deliver
+    assert await poller.deliver(watch) == 0
+    assert alert_posts(fake_slack) == []
+    assert await poller.store.watches.alerts_by_status(watch.id) == {"pending": 1}
+
+
+async def test_a_post_a_crashed_worker_left_unfinished_is_never_repeated(
+    make_poller: PollerFactory, customer: str, fake_slack: FakeSlack
+) -> None:
+    clock = Clock()
+    poller = await make_poller(clock)
+    await add_watch(poller, customer)
+    [watch] = await poller.store.watches.claim_due(
+        poller.owner, now=clock.now, lease=timedelta(minutes=5), limit=1
+    )
+    poller.deliver = lambda w: asyncio.sleep(0, 0)  # type: ignore[assignment,method-assign]
+    await poller.check(watch, CycleStats())
+    [alert] = await poller.store.watches.pending_alerts(watch.id)
+    # it recorded the attempt, sent the post, and died before Slack's answer came back
+    assert await poller.store.watches.start_posting(alert, poller.owner, now=clock.now)
+    clock.next_cycle()
+    successor = await make_poller(clock)
+    with capture_logs() as logs:
+        await successor.run_cycle()
+    assert alert_posts(fake_slack) == []
+    assert await successor.store.watches.alerts_by_status(watch.id) == {"unconfirmed": 1}
+    assert any(entry["event"] == "alert_unconfirmed" for entry in logs)
+
+
+async def test_a_store_outage_is_logged_once_with_a_count(make_poller: PollerFactory) -> None:
+    poller = await make_poller(Clock())
+    failures = {"left": 6}
+    real_claim = poller.store.watches.claim_due
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise ConnectionRefusedError("the database is down")
+        return await real_claim(*args, **kwargs)
+
+    poller.store.watches.claim_due = down  # type: ignore[method-assign]
+    poller.options = dataclasses.replace(poller.options, idle_tick_s=0.01)
+    stop = asyncio.Event()
+    with capture_logs() as logs:
+        task = asyncio.create_task(poller.run_forever(stop))
+        while failures["left"]:  # noqa: ASYNC110 - waiting for the outage to pass
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(1.5)  # the loop waits longer after each failure: 0.64 s after 6
+        stop.set()
+        await task
+    events = [entry for entry in logs if entry["event"].startswith("poll_cycle_")]
+    assert [entry["event"] for entry in events] == ["poll_cycle_failed", "poll_cycle_recovered"]
+    assert events[1]["failed_cycles"] == 6

@@ -73,3 +73,17 @@ async def test_rate_limiter_spaces_requests() -> None:
     elapsed = time.monotonic() - started
     assert elapsed >= 0.09  # 10 waits of 10 ms after the first token
     assert limiter.waits == 10
+
+
+def test_ttl_cache_drops_expired_entries_on_put_even_if_never_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The alert poller only writes (fresh lookups): stale answers must not pile up."""
+    now = [1000.0]
+    monkeypatch.setattr("bot.licensespring.cache.time.monotonic", lambda: now[0])
+    cache: TTLCache[str, int] = TTLCache(ttl=30, max_entries=256)
+    for i in range(100):
+        cache.put(f"customer-{i}", i)
+        now[0] += 1.0
+    assert len(cache) <= 31  # only the last 30 s of answers
+    assert cache.get("customer-99") == 99

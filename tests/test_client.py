@@ -294,7 +294,8 @@ async def test_unreachable_server_is_connection_error(make_settings: SettingsFac
 
 
 @pytest.mark.parametrize(
-    ("malformed", "requests"), [("json", 1), ("empty", 1), ("wrong_type", 1), ("html", 3)]
+    ("malformed", "requests"),
+    [("json", 1), ("empty", 1), ("wrong_type", 1), ("html", 3), ("gzip", 1)],
 )
 async def test_malformed_answers_are_clear_errors(
     make_client: ClientFactory, sandbox: SandboxState, malformed: str, requests: int

@@ -194,3 +194,52 @@ async def test_the_bucket_counts_recent_processes_and_forgets_old_ones() -> None
         assert names == {"a", "b", "idle"}
     finally:
         await store.close()
+
+
+@pytest.mark.postgres
+async def test_lookups_keep_working_when_the_database_clock_is_120_s_behind(
+    sandbox_url: str,
+) -> None:
+    """The bucket's time is the database's: if its clock steps back two minutes, the bucket
+    is two minutes ahead of it. Lookups must not wait for that: the bucket is reset, and
+    meanwhile the process keeps to its own share of the rate."""
+    import sqlalchemy as sa
+    from structlog.testing import capture_logs
+
+    from bot.runtime import build_licensespring_client
+    from bot.sandbox import seed
+    from bot.store.ratebucket import MAX_AHEAD_S
+    from tests.conftest import _reset_postgres, sandbox_settings
+
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if not url:
+        pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL")
+    if await _reset_postgres(url) is not None:
+        pytest.skip("PostgreSQL not available")
+    store = await Store.open(url)
+    client = build_licensespring_client(sandbox_settings(sandbox_url, database_url=url), store)
+    try:
+        await client.lookup("acme-desktop", seed.TYPICAL, fresh=True)
+        async with store.engine.begin() as conn:  # as if the clock had just gone back 120 s
+            await conn.execute(
+                sa.text("UPDATE rate_buckets SET tat = extract(epoch FROM clock_timestamp()) + 120")
+            )
+        started = time.monotonic()
+        with capture_logs() as logs:
+            for _ in range(5):
+                answer = await client.lookup("acme-desktop", seed.TYPICAL, fresh=True, deadline_s=5)
+                assert answer.answer.users
+        took_s = time.monotonic() - started
+        print(f"\ndatabase clock 120 s behind: 5 lookups in {took_s:.2f} s")
+        assert took_s < 5.0
+        events = [entry["event"] for entry in logs]
+        assert "rate_bucket_ahead_of_clock" in events
+        assert "shared_rate_limit_unavailable" in events  # the per-process limit, logged
+        async with store.engine.connect() as conn:
+            ahead = await conn.scalar(
+                sa.text("SELECT tat - extract(epoch FROM clock_timestamp()) FROM rate_buckets")
+            )
+        assert ahead is not None and float(ahead) < MAX_AHEAD_S  # reset to the clock
+    finally:
+        await client.aclose()
+        await store.close()

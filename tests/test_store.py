@@ -153,6 +153,39 @@ async def test_upgrade_runs_only_pending_steps(store: Store) -> None:
     assert (await schema_state_of(store))[0] == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
 
 
+@pytest.mark.parametrize("stamped_by", ["audit", "webhooks"])
+async def test_a_database_stamped_2_by_either_branch_ends_with_every_index(
+    store: Store, stamped_by: str
+) -> None:
+    """Two branches once both called their step version 2: the audit index, or the webhook
+    columns and index. Either database, upgraded, has both."""
+    async with store.engine.begin() as conn:
+        if stamped_by == "webhooks":
+            await conn.execute(sa.text("DROP INDEX ix_audit_log_slack_user_at"))
+        else:
+            await conn.execute(sa.text("DROP INDEX ix_watches_wake_at"))
+            for column in ("wake_at", "wake_latest", "woken_at", "keys_digest"):
+                await conn.execute(sa.text(f"ALTER TABLE watches DROP COLUMN {column}"))
+        await conn.execute(sa.text("DELETE FROM schema_version"))
+        await conn.execute(sa.text("INSERT INTO schema_version (version) VALUES (1), (2)"))
+    await migrate(store.engine)
+
+    def indexes_and_columns(conn: sa.Connection) -> tuple[set[str], set[str]]:
+        inspector = sa.inspect(conn)
+        names = {
+            str(index["name"])
+            for table in ("audit_log", "watches")
+            for index in inspector.get_indexes(table)
+        }
+        return names, {column["name"] for column in inspector.get_columns("watches")}
+
+    async with store.engine.connect() as conn:
+        indexes, columns = await conn.run_sync(indexes_and_columns)
+    assert {"ix_audit_log_slack_user_at", "ix_watches_wake_at"} <= indexes
+    assert {"wake_at", "wake_latest", "woken_at", "keys_digest"} <= columns
+    assert (await schema_state_of(store))[0][-1] == SCHEMA_VERSION
+
+
 def test_migration_steps_must_increase() -> None:
     with pytest.raises(ValueError, match="increasing"):
         asyncio.run(migrate(None, steps=[(2, _add_audit_extra), (1, _add_audit_extra)]))  # type: ignore[arg-type]
@@ -438,7 +471,7 @@ async def test_a_version_1_database_is_upgraded_for_webhooks(store_url: str) -> 
     upgraded = await Store.open(store_url)
     try:
         versions, tables = await schema_state_of(upgraded)
-        assert versions == [1, 2, 3]
+        assert versions == [1, 2, 3, 4]
         assert tables == BOT_TABLES
         [watch] = await upgraded.watches.all()
         assert (watch.customer_email, watch.wake_at, watch.keys_digest) == ("a@b.c", None, None)

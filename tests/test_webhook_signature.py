@@ -63,6 +63,12 @@ def test_any_v1_may_match_during_a_secret_rollover() -> None:
         ("garbage", "malformed"),
         (f"t={VECTOR_T}," + ",".join(["v1=00"] * 9), "malformed"),
         (f"t={VECTOR_T},v1=" + "0" * 64, "mismatch"),
+        ("t=" + "9" * 5000 + ",v1=" + "0" * 64, "malformed"),  # int() refuses 4,300+ digits
+        ("t=" + "1" * 13 + ",v1=" + "0" * 64, "malformed"),
+        (f"t={VECTOR_T},v1=" + "0" * 64 + ",x=" + "y" * 2000, "malformed"),
+        (f"t={VECTOR_T},v1=" + "é" * 64, "malformed"),
+        ("t=١٢٣,v1=00", "malformed"),  # Arabic-Indic digits: isdigit() but not ASCII
+        (f"t={VECTOR_T},,v1=00", "malformed"),
         (f"t={VECTOR_T},v1=", "mismatch"),
     ],
 )

@@ -196,6 +196,40 @@ async def test_bad_webhooks_are_refused_or_ignored_and_nothing_happens(
     assert post(bot, payload).status_code == 202
 
 
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "t=" + "9" * 5000 + ",v1=" + "0" * 64,  # int() refuses it: was an HTTP 500
+        "t=" + "1" * 40 + ",v1=" + "0" * 64,
+        "t=1700000000,t=1700000001,v1=" + "0" * 64,
+        "v1=" + "0" * 64,
+        "t=1700000000",
+        "t=,v1=",
+        "t=1700000000,v1=" + "0" * 64 + "," * 3000,
+    ],
+)
+async def test_any_malformed_signature_header_is_a_401(
+    hooked: tuple[RunningBot, Store], sandbox: SandboxState, signature: str
+) -> None:
+    bot, store = hooked
+    watch = await add_watch(store, seed.TYPICAL)
+    payload = event("customer.updated", customer={"email": seed.TYPICAL})
+    refused = post(bot, payload, signature=signature)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["message"] == "invalid signature"
+    assert (await store.watches.get(watch.id)).wake_at is None  # type: ignore[union-attr]
+    assert metric(bot, "refused") == 1
+    assert post(bot, payload).status_code == 202  # the genuine one still works
+
+
+def test_a_non_ascii_signature_header_is_a_401(start_bot: Any) -> None:
+    bot = start_bot(licensespring_webhook_secret=SECRET)
+    body = json.dumps(event()).encode()
+    raw = ("t=1700000000,v1=" + "\u00e9" * 64).encode("latin-1")
+    refused = bot.http.post(f"{bot.url}{PATH}", content=body, headers=[(HEADER.encode(), raw)])
+    assert refused.status_code == 401
+
+
 async def test_the_signature_header_name_is_configurable(start_bot: Any, store_url: str) -> None:
     bot = start_bot(
         database_url=store_url,
@@ -232,6 +266,52 @@ async def test_a_burst_of_concurrent_webhooks_is_recorded_once_each(
     for watch in watches:
         woken = await store.watches.get(watch.id)
         assert woken is not None and woken.wake_at is not None
+
+
+async def test_a_burst_of_webhooks_uses_few_store_connections_and_readyz_still_answers(
+    hooked: tuple[RunningBot, Store],
+) -> None:
+    import asyncio
+
+    from bot.webhooks.endpoint import WEBHOOK_CONCURRENCY
+
+    bot, store = hooked
+    await add_watch(store, seed.TYPICAL)
+    repository = bot.server.state.runtime.store.webhooks
+    real_accept = repository.accept
+    running = {"now": 0, "most": 0}
+
+    async def counted_accept(*args: Any, **kwargs: Any) -> Any:
+        running["now"] += 1
+        running["most"] = max(running["most"], running["now"])
+        try:
+            await asyncio.sleep(0.01)  # a slower store: the burst piles up
+            return await real_accept(*args, **kwargs)
+        finally:
+            running["now"] -= 1
+
+    repository.accept = counted_accept
+    limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+        async def send() -> int:
+            body = json.dumps(event("customer.updated", customer={"email": seed.TYPICAL}))
+            headers = {HEADER: sign(SECRET, body.encode(), int(time.time()))}
+            answer = await http.post(f"{bot.url}{PATH}", content=body, headers=headers)
+            return answer.status_code
+
+        burst = [asyncio.create_task(send()) for _ in range(300)]
+        while running["most"] < WEBHOOK_CONCURRENCY:  # noqa: ASYNC110 - the server's thread
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        ready = await http.get(f"{bot.url}/readyz")
+        ready_s = time.monotonic() - started
+        statuses = await asyncio.gather(*burst)
+    print(f"\n300 webhooks at once: {running['most']} in the store at most; readyz {ready_s:.2f} s")
+    # recorded, or (past SLOT_WAIT_S in the queue, on a loaded machine) 503: sent again later
+    assert set(statuses) <= {202, 503} and statuses.count(202) >= 100, statuses
+    assert running["most"] <= WEBHOOK_CONCURRENCY
+    assert ready.status_code == 200
 
 
 async def test_a_store_failure_answers_503_so_the_event_comes_again(

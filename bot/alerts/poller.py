@@ -4,8 +4,14 @@ Exactly once, across restarts and several workers:
 - a watch is checked only under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL);
 - the new snapshot and the alerts it causes are written in one transaction, and only while
   the lease and the snapshot sequence are still ours; each alert's key is unique per watch;
-- alerts are then posted from that outbox and marked sent. A crash before posting leaves
-  them pending for the next holder of the lease; nothing is computed twice.
+- alerts are then posted from that outbox, only while the lease is held. Each attempt is
+  recorded (`posting`) before chat.postMessage is sent; Slack's answer makes it `sent`, a
+  definite refusal `pending` again (retried with backoff) or `failed`. When the outcome is
+  unknown (a timeout, a reset after sending, a shutdown or crash mid-post), the alert becomes
+  `unconfirmed` and is never sent again: at most once, and once unless Slack lost it.
+- a check that fails, however it fails, backs the watch off; a webhook wake-up is answered
+  only by a successful check whose request was sent after the webhook arrived (compared on
+  the database's clock), and a failed woken check is retried within seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -42,13 +49,11 @@ from bot.metrics import Metrics
 from bot.rendering.alerts import alert_payload, render_watch_paused
 from bot.rendering.ids import CLOSED_CHANNEL_CODES
 from bot.store import CheckResult, Store, Watch
-from bot.store.watches import FAILED, PENDING, SENT, OutboxAlert
+from bot.store.watches import FAILED, PENDING, SENT, UNCONFIRMED, OutboxAlert
+from bot.watches import WatchLifecycle
 from bot.webhooks.events import watch_keys
 
 log = structlog.get_logger("alerts")
-
-# Slack answers these when the bot may not post in the channel: pause the watch.
-
 
 SHORT_INTERVAL_S = 60
 """Below this poll interval the worker warns once at start: fine to try alerts, costly at scale."""
@@ -65,6 +70,15 @@ class PollerOptions:
     max_backoff_factor: int = 4  # a failing watch is checked at most 4x less often
     channel_spacing_s: float = 1.0  # chat.postMessage: about 1 message/s per channel
     max_delivery_attempts: int = 10
+    # A definite refusal (a SlackApiError other than a closed channel) is retried after
+    # these waits within the check; then at the watch's next check.
+    delivery_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0)
+    # A failed check of a woken watch is retried after this, doubling per failure, up to
+    # the failure backoff: the wake-up is kept until a check succeeds.
+    wake_retry_s: float = 2.0
+    # After a woken check, further webhooks for the watch wait this long (ALERT_COALESCE_SECONDS):
+    # a burst of changes gives one alert per this many seconds, the last with the final state.
+    coalesce_s: float = 10.0
     # How often an idle worker looks for due watches: a watch a webhook woke is checked
     # within this long of becoming due (one indexed query; cheap on either store).
     idle_tick_s: float = 0.2
@@ -79,6 +93,10 @@ class CycleStats:
     lease_lost: int = 0
     seconds: float = 0.0
     errors_by_code: dict[str, int] = field(default_factory=dict)
+
+
+# The error code of a check that failed with an exception the client did not map.
+CHECK_CRASHED = "check_failed"
 
 
 def default_owner() -> str:
@@ -105,6 +123,7 @@ class Poller:
         # The poller's lookups go the way every lookup goes; its budget is the client's own
         # (longer than a person's), and nobody asked, so nothing is audited.
         self.lookups = LookupService(client, Auditor(None), metrics, management=management)
+        self.watches = WatchLifecycle(store, self.lookups, Auditor(None))
         self.slack = slack
         self.options = options
         self.owner = owner or default_owner()
@@ -114,6 +133,8 @@ class Poller:
         self._limit = asyncio.Semaphore(options.concurrency)
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._channel_next_post: dict[str, float] = {}
+        self._metrics = metrics
+        self._stop: asyncio.Event | None = None
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -127,13 +148,16 @@ class Poller:
                 detail="every watch is looked up this often; the client's rate limiter keeps "
                 "the requests within LICENSESPRING_RATE_LIMIT",
             )
+        outage = _Outage()
         while not stop.is_set():
             try:
                 await self.run_cycle(stop)
-            except Exception as error:
-                log.error("poll_cycle_failed", error_type=type(error).__name__, exc_info=error)
+            except Exception as error:  # noqa: BLE001 - logged by the outage, with its traceback
+                outage.failed(error)
+            else:
+                outage.recovered()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.options.idle_tick_s)
+                await asyncio.wait_for(stop.wait(), timeout=outage.pause(self.options.idle_tick_s))
         log.info("poller_stopped", owner=self.owner)
 
     async def run_cycle(self, stop: asyncio.Event | None = None) -> CycleStats:
@@ -144,6 +168,7 @@ class Poller:
         for a free slot rather than for a whole batch, and a burst costs few claims. On
         `stop`, no more checks start; queued watches are released, those in flight finish.
         """
+        self._stop = stop
         stats = CycleStats()
         started = time.monotonic()
         in_flight: set[asyncio.Task[None]] = set()
@@ -192,6 +217,9 @@ class Poller:
             )
         return stats
 
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
     async def _check_bounded(self, watch: Watch, stats: CycleStats) -> None:
         async with self._limit:
             released = False
@@ -201,55 +229,63 @@ class Poller:
                 log.error("watch_check_crashed", watch_id=watch.id, exc_info=error)
             finally:
                 if not released:
-                    await self.store.watches.release(watch.id, self.owner)
+                    with contextlib.suppress(Exception):  # the store may be what failed
+                        await self.store.watches.release(watch.id, self.owner)
 
     # --- one watch ------------------------------------------------------------------------
 
     async def check(self, watch: Watch, stats: CycleStats) -> bool:
-        """Check one leased watch; True when the lease is already given back."""
+        """Check one leased watch; True when the lease is already given back.
+
+        Whatever goes wrong before the result is stored (an error the client mapped or not, a
+        bug in a rule) is a failed check: the watch backs off and it counts toward "lookups
+        keep failing". Only the store failing leaves the watch as it was.
+        """
         now = self._clock()
-        error_code: str | None = None
-        current: Snapshot | None = None
-        keys: frozenset[str] | None = None
-        outcome = await self.lookups.refresh(watch.product, watch.customer_email, surface="poll")
-        if outcome.summary is not None:
-            if outcome.sent_at:
-                # Webhooks received while the check waited for the rate limiter are answered
-                # by this lookup: only later ones need another check.
-                answered_from = datetime.fromtimestamp(outcome.sent_at, UTC)
-                now = max(now, min(answered_from, self._clock()))
-            current = snapshot_of(outcome.summary, outcome.seats)
-            keys = watch_keys(outcome.summary)
-        else:
-            error_code = outcome.outcome
-            stats.failed += 1
-            stats.errors_by_code[error_code] = stats.errors_by_code.get(error_code, 0) + 1
         stats.checked += 1
         previous = Snapshot.from_json(watch.last_snapshot)
-        if current is not None:
-            current = carry_unread_seats(current, previous, outcome.seats)
-        failure, alerts = evaluate_failure(
+        current: Snapshot | None = None
+        try:
+            current, keys, answered_through = await self._look(watch, previous)
+            error_code = None
+            alerts = evaluate(previous, current, watch.threshold_pct)
+            payloads = [
+                (alert.kind.value, alert_payload(watch, alert, previous, current))
+                for alert in alerts
+            ]
+        except _LookupFailed as failed:
+            error_code, keys, answered_through, alerts, payloads = failed.code, None, None, [], []
+        except Exception as error:
+            log.error("watch_check_failed", watch_id=watch.id, exc_info=error)
+            error_code, keys, answered_through, alerts, payloads = CHECK_CRASHED, None, None, [], []
+            current = None
+        if error_code is not None:
+            stats.failed += 1
+            stats.errors_by_code[error_code] = stats.errors_by_code.get(error_code, 0) + 1
+        failure, failure_alerts = evaluate_failure(
             FailureState(watch.consecutive_failures, watch.failure_alerted),
             error_code,
             alert_after=self.options.failure_alert_after,
         )
-        if current is not None:
-            alerts = evaluate(previous, current, watch.threshold_pct) + alerts
+        alerts = alerts + failure_alerts
+        payloads += [
+            (alert.kind.value, alert_payload(watch, alert, previous, current))
+            for alert in failure_alerts
+        ]
         result = CheckResult(
             outcome=error_code or "ok",
             snapshot=current.to_json() if current is not None else None,
             consecutive_failures=failure.consecutive_failures,
             failure_alerted=failure.alerted,
-            next_check_at=self._next_check(now, failure.consecutive_failures),
-            alerts=[
-                (alert.kind.value, alert_payload(watch, alert, previous, current))
-                for alert in alerts
-            ],
+            next_check_at=now + self._next_check_delay(failure.consecutive_failures),
+            alerts=payloads,
             keys=keys,
+            answered_through=answered_through,
+            wake_next=self._wake_next(watch, now, failure.consecutive_failures),
         )
         suppress = watch.snoozed(now)
         # Nothing to post: the lease goes back in the same write (one less transaction).
-        done = (not result.alerts or suppress) and not await self.store.watches.pending_alerts(
+        done = (not result.alerts or suppress) and not await self.store.watches.has_open_alerts(
             watch.id
         )
         saved = await self.store.watches.save_check(
@@ -270,26 +306,123 @@ class Poller:
                 self._on_webhook_alert(seconds)
         return False
 
-    def _next_check(self, now: datetime, failures: int) -> datetime:
+    async def _look(
+        self, watch: Watch, previous: Snapshot | None
+    ) -> tuple[Snapshot, frozenset[str], datetime | None]:
+        """A fresh answer, its keys, and the database time through which it answers webhooks.
+
+        Seats the Management API could not read this time are carried from `previous`, so an
+        unread answer is no change.
+
+        The request must have been sent after the database's clock was read: an answer joined
+        from a request already in flight (someone's lookup of the same customer) may predate a
+        webhook, so it is asked once more; if that joins too, the wake-up is kept.
+        """
+        answered_through: datetime | None = None
+        summary = None
+        seats = None
+        for _ in range(2):
+            asked = await self.store.watches.database_now()
+            asked_wall = time.time()
+            outcome = await self.lookups.refresh(
+                watch.product, watch.customer_email, surface="poll"
+            )
+            if outcome.summary is None:
+                code = outcome.error.code if outcome.error is not None else outcome.outcome
+                raise _LookupFailed(code)
+            summary, seats = outcome.summary, outcome.seats
+            if outcome.sent_at >= asked_wall:
+                # Sent this long after the clock was read (a rate-limit wait, say): what
+                # arrived meanwhile is answered too. One process's clock, a short interval.
+                answered_through = asked + timedelta(seconds=outcome.sent_at - asked_wall)
+                break
+        assert summary is not None
+        current = carry_unread_seats(snapshot_of(summary, seats), previous, seats)
+        return current, watch_keys(summary), answered_through
+
+    def _next_check_delay(self, failures: int) -> timedelta:
         factor = min(2 ** max(failures - 1, 0), self.options.max_backoff_factor) if failures else 1
         spread = 1 + random.uniform(-self.options.jitter, self.options.jitter)
-        return now + timedelta(seconds=self.options.interval_s * factor * spread)
+        return timedelta(seconds=self.options.interval_s * factor * spread)
+
+    def _wake_next(self, watch: Watch, now: datetime, failures: int) -> datetime | None:
+        """When a kept wake-up is retried (failures), or until when webhooks wait (bursts)."""
+        if failures:
+            delay = self.options.wake_retry_s * 2 ** (failures - 1)
+            ceiling = self._next_check_delay(failures).total_seconds()
+            return now + timedelta(seconds=min(delay, ceiling))
+        if watch.woken_at is not None and self.options.coalesce_s > 0:
+            return now + timedelta(seconds=self.options.coalesce_s)
+        return None
 
     # --- delivery -------------------------------------------------------------------------
 
     async def deliver(self, watch: Watch) -> int:
-        """Post the watch's pending alerts in order; returns how many were posted."""
+        """Post the watch's pending alerts in order, while its lease is held; how many posted.
+
+        Each is posted at most once: see the module's docstring.
+        """
+        for key in await self.store.watches.abandoned_posts(watch.id):
+            self._unconfirmed(watch.id, key, "abandoned", "an earlier attempt never finished")
         posted = 0
         for alert in await self.store.watches.pending_alerts(watch.id):
+            outcome = await self._deliver_one(watch, alert)
+            if outcome != SENT:
+                return posted
+            posted += 1
+        return posted
+
+    async def _deliver_one(self, watch: Watch, alert: OutboxAlert) -> str:
+        """Post one alert, retrying definite refusals with backoff; its final status here."""
+        attempts = alert.attempts
+        for wait in (0.0, *self.options.delivery_backoff_s):
+            if wait:
+                if self._stopping():
+                    return PENDING
+                await self._sleep(wait)
+            if not await self.store.watches.start_posting(alert, self.owner, now=self._clock()):
+                log.warning("alert_not_posted_lease_lost", watch_id=watch.id, key=alert.alert_key)
+                return PENDING
+            attempts += 1
             try:
                 ts = await self._post(alert)
             except SlackApiError as error:
                 code = str(error.response.get("error", "unknown_error"))
-                await self._delivery_failed(watch, alert, code)
-                return posted
-            await self.store.watches.mark_alert(alert, SENT, now=self._clock(), message_ts=ts)
-            posted += 1
-        return posted
+                status = await self._delivery_failed(watch, alert, code, attempts)
+                if status != PENDING:
+                    return status
+                continue
+            except aiohttp.ClientConnectorError as error:
+                # No connection was made, so nothing was sent: a definite failure.
+                status = await self._delivery_failed(watch, alert, type(error).__name__, attempts)
+                if status != PENDING:
+                    return status
+                continue
+            except BaseException as error:
+                # Sent, perhaps received: Slack may hold it. Never sent again. A cancellation
+                # (shutdown) records it all the same before it goes on.
+                await asyncio.shield(
+                    self.store.watches.finish_posting(alert, UNCONFIRMED, now=self._clock())
+                )
+                self._unconfirmed(watch.id, alert.alert_key, type(error).__name__, str(error))
+                if not isinstance(error, Exception):
+                    raise
+                return UNCONFIRMED
+            await self.store.watches.finish_posting(alert, SENT, now=self._clock(), message_ts=ts)
+            return SENT
+        return PENDING
+
+    def _unconfirmed(self, watch_id: int, key: str, error: str, detail: str) -> None:
+        log.warning(
+            "alert_unconfirmed",
+            watch_id=watch_id,
+            key=key,
+            error=error,
+            detail=detail[:200],
+            action="not posted again: Slack may or may not show it",
+        )
+        if self._metrics is not None:
+            self._metrics.alerts_unconfirmed.inc()
 
     async def _post(self, alert: OutboxAlert) -> str:
         lock = self._channel_locks.setdefault(alert.channel_id, asyncio.Lock())
@@ -312,24 +445,28 @@ class Poller:
         log.info("alert_posted", watch_id=alert.watch_id, key=alert.alert_key)
         return str(response.get("ts", ""))
 
-    async def _delivery_failed(self, watch: Watch, alert: OutboxAlert, code: str) -> None:
+    async def _delivery_failed(
+        self, watch: Watch, alert: OutboxAlert, code: str, attempts: int
+    ) -> str:
+        """Slack refused the post: record it; the alert's status (pending: try again)."""
         now = self._clock()
         if code in CLOSED_CHANNEL_CODES:
-            await self.store.watches.mark_alert(alert, FAILED, now=now)
-            await self.store.watches.pause(watch.id, code)
-            log.warning("watch_paused", watch_id=watch.id, channel=watch.channel_id, code=code)
+            await self.store.watches.finish_posting(alert, FAILED, now=now)
+            await self.watches.pause(watch.id, code)
             await self._tell_creator(watch, code)
-            return
-        exhausted = alert.attempts + 1 >= self.options.max_delivery_attempts
-        await self.store.watches.mark_alert(alert, FAILED if exhausted else PENDING, now=now)
+            return FAILED
+        exhausted = attempts >= self.options.max_delivery_attempts
+        status = FAILED if exhausted else PENDING
+        await self.store.watches.finish_posting(alert, status, now=now)
         log.warning(
             "alert_not_posted",
             watch_id=watch.id,
             key=alert.alert_key,
             code=code,
-            attempts=alert.attempts + 1,
+            attempts=attempts,
             gave_up=exhausted,
         )
+        return status
 
     async def _tell_creator(self, watch: Watch, code: str) -> None:
         message = render_watch_paused(
@@ -344,3 +481,40 @@ class Poller:
             )
         except SlackApiError as error:
             log.warning("pause_notice_failed", watch_id=watch.id, error=error.response.get("error"))
+
+
+class _LookupFailed(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Outage:
+    """The poll loop while the store (or anything a cycle needs) keeps failing: logged once
+    when it starts and once when it ends, with a count, and retried less and less often."""
+
+    MAX_PAUSE_S = 5.0
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.started = 0.0
+
+    def failed(self, error: Exception) -> None:
+        if not self.failures:
+            self.started = time.monotonic()
+            log.error("poll_cycle_failed", error_type=type(error).__name__, exc_info=error)
+        self.failures += 1
+
+    def recovered(self) -> None:
+        if self.failures:
+            log.warning(
+                "poll_cycle_recovered",
+                failed_cycles=self.failures,
+                seconds=round(time.monotonic() - self.started, 1),
+            )
+        self.failures = 0
+
+    def pause(self, idle_tick_s: float) -> float:
+        if not self.failures:
+            return idle_tick_s
+        return min(self.MAX_PAUSE_S, idle_tick_s * 2.0 ** min(self.failures, 10))

@@ -227,6 +227,7 @@ class FakeSlack:
         self._usergroups: dict[str, list[str]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._answers: dict[str, Answer] = {}
+        self._delays: dict[str, list[list[float]]] = {}  # method -> [[seconds, remaining]]
         self._ts_counter = 0
         self._view_counter = 0
         self._pending_uploads: dict[str, _PendingUpload] = {}
@@ -260,6 +261,14 @@ class FakeSlack:
         fault = _Fault(error or _default_fault_error(status), status, retry_after, times)
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
+
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out at once (a message is
+        posted) but answered only ``seconds`` later: a slow Slack, past the client's timeout."""
+        if times < 1 or seconds < 0:
+            raise ValueError("times must be >= 1 and seconds >= 0")
+        with self._lock:
+            self._delays.setdefault(method, []).append([seconds, times])
 
     def set_channel(
         self,
@@ -433,8 +442,15 @@ class FakeSlack:
         args = _decode_json_fields(args)
         headers = dict(request.headers.items())
 
+        delay = 0.0
         with self._changed:
             status, body, extra_headers = self._answer(method, args, headers)
+            delays = self._delays.get(method)
+            if delays:
+                delay = delays[0][0]
+                delays[0][1] -= 1
+                if delays[0][1] <= 0:
+                    delays.pop(0)
             self._calls.append(
                 SlackCall(
                     method=method,
@@ -446,6 +462,8 @@ class FakeSlack:
                 )
             )
             self._changed.notify_all()
+        if delay:
+            await asyncio.sleep(delay)
         return JSONResponse(body, status_code=status, headers=extra_headers)
 
     async def _response_endpoint(self, request: Request) -> Response:

@@ -38,10 +38,19 @@ class TTLCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if not self.enabled:
             return
-        self._entries[key] = (time.monotonic() + self.ttl, value)
+        now = time.monotonic()
+        self._entries[key] = (now + self.ttl, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+        # Expired entries go too, not only when read: a writer that never reads (the alert
+        # poller's fresh lookups) would otherwise hold up to `max_entries` stale answers.
+        # From the least recently used end, up to the first live one (cheap on every put).
+        while self._entries:
+            oldest = next(iter(self._entries))
+            if self._entries[oldest][0] > now:
+                break
+            del self._entries[oldest]
 
     def clear(self) -> None:
         self._entries.clear()

@@ -334,13 +334,20 @@ class LicenseApiClient:
             )
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.options.max_body_bytes:
-                raise LicenseApiError(
-                    response.status_code, UNEXPECTED_RESPONSE, "answer too large to read"
-                )
-            chunks.append(chunk)
+        try:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.options.max_body_bytes:
+                    raise LicenseApiError(
+                        response.status_code, UNEXPECTED_RESPONSE, "answer too large to read"
+                    )
+                chunks.append(chunk)
+        except httpx.DecodingError:
+            # A Content-Encoding the body does not match (bad gzip, say): as unreadable as bad
+            # JSON, and not worth retrying at once either.
+            raise LicenseApiError(
+                response.status_code, UNEXPECTED_RESPONSE, "unreadable answer"
+            ) from None
         return b"".join(chunks)
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-MalformedKind = Literal["json", "html", "empty", "wrong_type"]
+MalformedKind = Literal["json", "html", "empty", "wrong_type", "gzip"]
 MALFORMED_KINDS: frozenset[str] = frozenset(get_args(MalformedKind))
 
 _FIELD_TYPES: dict[str, type] = {
@@ -137,6 +137,12 @@ def malformed_response(kind: MalformedKind) -> Response:
         return Response(_BAD_GATEWAY_PAGE, status_code=502, media_type="text/html")
     if kind == "empty":
         return Response(b"", media_type="application/json")
+    if kind == "gzip":  # says gzip, is not: the client cannot decode the body
+        return Response(
+            b'{"customer": {}, "users": []}',
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        )
     return Response("OK", media_type="text/plain")
 
 

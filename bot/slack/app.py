@@ -14,6 +14,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Auditor
@@ -48,6 +51,25 @@ SURFACES: tuple[Callable[[Routes], None], ...] = (
 """Each surface registers its own listeners, each with its reader; none imports another."""
 
 
+class _UnsentOnlyRetryHandler(AsyncConnectionErrorRetryHandler):
+    """Connection errors retried, except a chat.postMessage that may have reached Slack: only
+    a connection never made (nothing sent) is retried there, so no message is posted twice."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").endswith("chat.postMessage"):
+            return isinstance(error, aiohttp.ClientConnectorError)
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def build_web_client(settings: Settings) -> AsyncWebClient:
     base_url = (
         settings.slack_api_url
@@ -61,7 +83,7 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
         timeout=10,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            _UnsentOnlyRetryHandler(max_retry_count=2),
         ],
     )
 

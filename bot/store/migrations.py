@@ -74,11 +74,21 @@ def _webhooks(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_watches_wake_at ON watches (wake_at)"))
 
 
+def _both_version_2s(conn: Connection) -> None:
+    """Version 4: two branches once both numbered their step 2 (the audit index, the webhook
+    columns). A database stamped 2 by the webhook one never got the audit index, since
+    version 2 counted as done; one stamped by the other got the webhook columns at step 3.
+    Both steps are idempotent, so both run again and every database ends with everything."""
+    _audit_by_user(conn)
+    _webhooks(conn)
+
+
 # (version, upgrade) in ascending order; the last version is the schema's current one.
 STEPS: Final[list[tuple[int, Step]]] = [
     (1, _baseline),
     (2, _audit_by_user),
     (3, _webhooks),
+    (4, _both_version_2s),
 ]
 SCHEMA_VERSION: Final = STEPS[-1][0]
 

@@ -12,12 +12,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.tables import sent_alerts, watch_keys, watches
+from bot.store.clock import database_now
+from bot.store.tables import UTCDateTime, sent_alerts, watch_keys, watches
 
 PENDING = "pending"
+POSTING = "posting"  # chat.postMessage sent or about to be; outcome not yet known
 SENT = "sent"
 SUPPRESSED = "suppressed"
 FAILED = "failed"
+# Slack may or may not hold it (a timeout, a reset, a shutdown or crash mid-post): never
+# posted again, so never posted twice.
+UNCONFIRMED = "unconfirmed"
+OUTBOX_STATUSES = (PENDING, POSTING, SENT, SUPPRESSED, FAILED, UNCONFIRMED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,12 @@ class CheckResult:
     next_check_at: datetime
     alerts: Sequence[tuple[str, dict[str, Any]]]  # (kind, payload); keys are made here
     keys: frozenset[str] | None = None  # what webhooks match the watch by; None keeps them
+    # Webhook wake-ups recorded (database clock) at or before this are answered by this
+    # check; None answers none (a failed check, or an answer from an older request).
+    answered_through: datetime | None = None
+    # When the watch's wake-up is next due: a kept one is retried then (None: at once); after
+    # an answered one, webhooks arriving before then wait for it (a burst is coalesced).
+    wake_next: datetime | None = None
 
 
 def keys_digest(keys: frozenset[str]) -> str:
@@ -212,7 +224,8 @@ class WatchRepository:
                 sa.or_(
                     watches.c.next_check_at.is_(None),
                     watches.c.next_check_at <= now,
-                    watches.c.wake_at <= now,
+                    # a wake_at without wake_latest only holds back the next wake-up
+                    sa.and_(watches.c.wake_at <= now, watches.c.wake_latest.is_not(None)),
                 )
             )
             .where(sa.or_(watches.c.lease_until.is_(None), watches.c.lease_until < now))
@@ -249,8 +262,8 @@ class WatchRepository:
     ) -> bool:
         """Store the check and its alerts in one transaction; False if the lease was lost.
 
-        `now` is when the check started: a webhook wake-up received after it stays, so the
-        watch is checked again (the lookup may have run before that change).
+        Wake-ups recorded after `result.answered_through` stay, so the watch is checked again
+        (the lookup may have run before that change).
         """
         held = watches.c.lease_owner == owner
         return await self._save(watch, result, held, now=now, suppress=suppress, release=release)
@@ -271,8 +284,16 @@ class WatchRepository:
         release: bool = False,
     ) -> bool:
         sequence = watch.snapshot_seq + 1
-        answered = sa.or_(watches.c.wake_latest.is_(None), watches.c.wake_latest <= now)
+        answered: sa.ColumnElement[bool] = watches.c.wake_latest.is_(None)
+        if result.answered_through is not None:
+            through = sa.literal(result.answered_through, UTCDateTime())
+            answered = sa.or_(answered, watches.c.wake_latest <= through)
         still_waiting = sa.case((answered, sa.null()), else_=watches.c.wake_latest)
+        wake_next = sa.literal(result.wake_next, UTCDateTime()) if result.wake_next else sa.null()
+        next_wake = sa.case(
+            (answered, wake_next),
+            else_=sa.func.coalesce(wake_next, watches.c.wake_latest),
+        )
         values: dict[str, Any] = {
             "last_checked_at": now,
             "last_outcome": result.outcome,
@@ -280,7 +301,7 @@ class WatchRepository:
             "consecutive_failures": result.consecutive_failures,
             "failure_alerted": result.failure_alerted,
             "next_check_at": result.next_check_at,
-            "wake_at": still_waiting,
+            "wake_at": next_wake,
             "wake_latest": still_waiting,
             "woken_at": still_waiting,
         }
@@ -326,6 +347,11 @@ class WatchRepository:
         for start in range(0, len(rows), _KEY_ROWS_PER_INSERT):
             await conn.execute(sa.insert(watch_keys), rows[start : start + _KEY_ROWS_PER_INSERT])
 
+    async def database_now(self) -> datetime:
+        """The database's clock (see `bot.store.clock`)."""
+        async with self._reader.connect() as conn:
+            return await database_now(conn)
+
     async def release(self, watch_id: int, owner: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -352,6 +378,67 @@ class WatchRepository:
         )
         async with self._reader.connect() as conn:
             return [OutboxAlert(*row) for row in await conn.execute(query)]
+
+    async def start_posting(self, alert: OutboxAlert, owner: str, *, now: datetime) -> bool:
+        """Record an attempt before it is made: pending -> posting, counted, only while `owner`
+        holds the watch's lease. False: the lease is gone (or the alert is no longer pending)."""
+        held = (
+            sa.select(watches.c.id)
+            .where(watches.c.id == alert.watch_id)
+            .where(watches.c.lease_owner == owner)
+            .where(watches.c.lease_until > now)
+        )
+        async with self._engine.begin() as conn:
+            updated = await conn.execute(
+                sa.update(sent_alerts)
+                .where(sent_alerts.c.watch_id == alert.watch_id)
+                .where(sent_alerts.c.alert_key == alert.alert_key)
+                .where(sent_alerts.c.status == PENDING)
+                .where(sent_alerts.c.watch_id.in_(held))
+                .values(status=POSTING, attempts=sent_alerts.c.attempts + 1)
+            )
+            return bool(updated.rowcount == 1)
+
+    async def finish_posting(
+        self, alert: OutboxAlert, status: str, *, now: datetime, message_ts: str | None = None
+    ) -> None:
+        """posting -> sent, pending (retry), failed or unconfirmed."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(sent_alerts)
+                .where(sent_alerts.c.watch_id == alert.watch_id)
+                .where(sent_alerts.c.alert_key == alert.alert_key)
+                .where(sent_alerts.c.status == POSTING)
+                .values(
+                    status=status,
+                    sent_at=now if status == SENT else None,
+                    message_ts=message_ts,
+                )
+            )
+
+    async def abandoned_posts(self, watch_id: int) -> list[str]:
+        """Attempts a previous holder of the lease started and never finished (it crashed or
+        was killed mid-post): Slack may hold them, so they become unconfirmed. Their keys."""
+        async with self._engine.begin() as conn:
+            rows = await conn.execute(
+                sa.update(sent_alerts)
+                .where(sent_alerts.c.watch_id == watch_id)
+                .where(sent_alerts.c.status == POSTING)
+                .values(status=UNCONFIRMED)
+                .returning(sent_alerts.c.alert_key)
+            )
+            return sorted(rows.scalars())
+
+    async def has_open_alerts(self, watch_id: int) -> bool:
+        """Alerts still to post (pending), or attempts never finished (posting)."""
+        query = (
+            sa.select(sent_alerts.c.alert_key)
+            .where(sent_alerts.c.watch_id == watch_id)
+            .where(sent_alerts.c.status.in_([PENDING, POSTING]))
+            .limit(1)
+        )
+        async with self._reader.connect() as conn:
+            return (await conn.scalar(query)) is not None
 
     async def mark_alert(
         self,

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.store.clock import database_now
 from bot.store.tables import UTCDateTime, watch_keys, watches, webhook_events
 
 
@@ -31,9 +32,14 @@ class WebhookRepository:
 
         Returns the woken watch ids, or None when the event id was seen before (by any
         process). A woken watch is due at `now + debounce` unless it already waits for an
-        earlier wake-up, so a burst of events for one customer causes one check.
+        earlier wake-up, so a burst of events for one customer causes one check, or unless a
+        check it just had holds it back until later (`wake_at` set, `wake_latest` not: bursts
+        are coalesced). `wake_latest` is the database's clock, the one checks are compared on.
         """
+        due = sa.literal(now + debounce, UTCDateTime())
+        held_back = watches.c.wake_latest.is_(None) & (watches.c.wake_at > due)
         async with self._engine.begin() as conn:
+            received = await database_now(conn)
             inserted = await conn.execute(
                 self._insert(webhook_events)
                 .values(event_id=event_id, event=code, received_at=now)
@@ -55,10 +61,12 @@ class WebhookRepository:
                 .where(watches.c.paused_reason.is_(None))
                 .where(sa.or_(*matches))
                 .values(
-                    wake_at=sa.func.coalesce(
-                        watches.c.wake_at, sa.literal(now + debounce, UTCDateTime())
+                    wake_at=sa.case(
+                        (watches.c.wake_latest.is_not(None), watches.c.wake_at),
+                        (held_back, watches.c.wake_at),
+                        else_=due,
                     ),
-                    wake_latest=now,
+                    wake_latest=sa.literal(received, UTCDateTime()),
                     woken_at=sa.func.coalesce(watches.c.woken_at, sa.literal(now, UTCDateTime())),
                 )
                 .returning(watches.c.id)

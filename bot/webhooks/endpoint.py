@@ -33,6 +33,11 @@ WAKE_DEBOUNCE: Final = timedelta(seconds=1)
 EVENT_RETENTION: Final = timedelta(days=3)
 PURGE_EVERY_S: Final = 600.0
 ACCEPT_ATTEMPTS: Final = 3
+# At most this many webhooks use the store at once, so a burst of thousands leaves the pool
+# to Slack's event dedupe and /readyz; the rest queue, and past SLOT_WAIT_S get a 503
+# (LicenseSpring delivers it again).
+WEBHOOK_CONCURRENCY: Final = 4
+SLOT_WAIT_S: Final = 10.0
 
 ACCEPTED, DUPLICATE, IGNORED, REFUSED, UNAVAILABLE = (
     "accepted",
@@ -75,6 +80,13 @@ async def licensespring_webhook(request: Request) -> Response:
     if not event.used:
         log.info("webhook_ignored", event_id=event.id, code=event.code)
         return _answer(runtime, IGNORED, 200, f"{event.code} is not used")
+    slots = _store_slots(request)
+    try:
+        async with asyncio.timeout(SLOT_WAIT_S):
+            await slots.acquire()
+    except TimeoutError:
+        log.warning("webhook_not_recorded", event_id=event.id, error="busy")
+        return _answer(runtime, UNAVAILABLE, 503, "too many webhooks at once; retry later")
     try:
         woken = await _accept(runtime, event)
     except (SQLAlchemyError, OSError) as error:
@@ -88,12 +100,24 @@ async def licensespring_webhook(request: Request) -> Response:
             sqlstate=getattr(cause, "sqlstate", None),
         )
         return _answer(runtime, UNAVAILABLE, 503, "the store is unavailable; retry later")
+    finally:
+        slots.release()
     _maybe_purge(runtime)
     if woken is None:
         log.info("webhook_duplicate", event_id=event.id, code=event.code)
         return _answer(runtime, DUPLICATE, 200, "already processed")
     log.info("webhook_accepted", event_id=event.id, code=event.code, watches=woken)
     return _answer(runtime, ACCEPTED, 202, f"{len(woken)} watches to check")
+
+
+def _store_slots(request: Request) -> asyncio.Semaphore:
+    """The app's webhook slots, made on first use (inside the server's event loop)."""
+    state = request.app.state
+    slots: asyncio.Semaphore | None = getattr(state, "webhook_slots", None)
+    if slots is None:
+        slots = asyncio.Semaphore(WEBHOOK_CONCURRENCY)
+        state.webhook_slots = slots
+    return slots
 
 
 async def _accept(runtime: Served, event: WebhookEvent) -> list[int] | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 SCHEME = "v1"
 TOLERANCE_S = 300
 MAX_SIGNATURES = 8  # a header with more is malformed (rollovers send two or three)
+MAX_HEADER_CHARS = 1024  # eight signatures and a timestamp fit in well under this
+MAX_TIMESTAMP_DIGITS = 12  # Unix seconds until the year 33658; `int()` of more is refused
 
 
 class SignatureError(Exception):
@@ -32,8 +34,12 @@ class SignatureHeader:
 
 
 def parse_header(value: str | None) -> SignatureHeader:
+    """The header's parts; anything unexpected (huge numbers, missing or repeated parts,
+    non-ASCII, too long) is `malformed`, never another error."""
     if not value or not value.strip():
         raise SignatureError("missing")
+    if len(value) > MAX_HEADER_CHARS or not value.isascii():
+        raise SignatureError("malformed")
     timestamp: int | None = None
     signatures: list[str] = []
     for item in value.split(","):
@@ -41,11 +47,12 @@ def parse_header(value: str | None) -> SignatureHeader:
         if not sep:
             raise SignatureError("malformed")
         if name == "t":
-            if timestamp is not None or not text.isascii() or not text.isdigit():
+            digits = 0 < len(text) <= MAX_TIMESTAMP_DIGITS and text.isdigit()
+            if timestamp is not None or not digits:
                 raise SignatureError("malformed")
             timestamp = int(text)
         elif name == SCHEME:
-            signatures.append(text.lower())
+            signatures.append(text.lower())  # one that is not hex simply does not match
         # other schemes are ignored, as the official verifier does
     if timestamp is None or not signatures or len(signatures) > MAX_SIGNATURES:
         raise SignatureError("malformed")
