@@ -115,14 +115,14 @@ class LookupService:
             return failed
         index = self._indexes.get(product, result.answer)
         if index is None:
-            index = await _off_loop_if_large(
+            index = await off_loop_if_large(
                 len(result.answer.users), _index_answer, product, result.answer
             )
             self._indexes.put(product, result.answer, index)
         if index.is_selected(query):
             selection = index.select(query)
         else:
-            selection = await _off_loop_if_large(index.summary.total, index.select, query)
+            selection = await off_loop_if_large(index.summary.total, index.select, query)
         seats = await self._seats_within(seats_task, until)
         if seats is not None and seats.full:
             matches = index.select(UserQuery(query.search))
@@ -271,7 +271,7 @@ class LookupService:
         return list(outcomes)
 
 
-_LARGE_CUSTOMER = 2_000
+LARGE_CUSTOMER = 2_000
 
 
 def _left(until: float | None) -> float | None:
@@ -289,8 +289,10 @@ def _index_answer(product: str, answer: CustomerLicenseUsers) -> UserIndex:
     return UserIndex(summarise(product, answer), answer.users)
 
 
-async def _off_loop_if_large(users: int, work: Callable[..., T], *args: Any) -> T:
-    if users < _LARGE_CUSTOMER:
+async def off_loop_if_large(users: int, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)`, in a worker thread when it concerns a large customer (it would hold
+    the event loop, and every ack waiting on it, for tens of milliseconds or more)."""
+    if users < LARGE_CUSTOMER:
         return work(*args)
     # Sorting or searching tens of thousands of users takes tens of ms: keep the event loop
     # (and acks) free meanwhile.

@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import structlog
@@ -34,6 +35,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alert_rules import (
+    Alert,
     FailureState,
     Snapshot,
     carry_unread_seats,
@@ -44,12 +46,14 @@ from bot.alert_rules import (
 from bot.audit import Auditor
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.management import ManagementApiClient
-from bot.lookup import LookupService
+from bot.lookup import LookupService, off_loop_if_large
 from bot.metrics import Metrics
 from bot.rendering.alerts import alert_payload, render_watch_paused
 from bot.rendering.ids import CLOSED_CHANNEL_CODES
+from bot.seats import Seats
 from bot.store import CheckResult, Store, Watch
-from bot.store.watches import FAILED, PENDING, SENT, UNCONFIRMED, OutboxAlert
+from bot.store.watches import FAILED, PENDING, SENT, UNCONFIRMED, OutboxAlert, keys_digest
+from bot.summary import Summary
 from bot.watches import WatchLifecycle
 from bot.webhooks.events import watch_keys
 
@@ -243,16 +247,21 @@ class Poller:
         """
         now = self._clock()
         stats.checked += 1
-        previous = Snapshot.from_json(watch.last_snapshot)
+        stored_users = _snapshot_users(watch.last_snapshot)
+        previous = await off_loop_if_large(stored_users, Snapshot.from_json, watch.last_snapshot)
         current: Snapshot | None = None
+        snapshot_json: dict[str, Any] | None = None
+        digest: str | None = None
         try:
-            current, keys, answered_through = await self._look(watch, previous)
-            error_code = None
-            alerts = evaluate(previous, current, watch.threshold_pct)
-            payloads = [
-                (alert.kind.value, alert_payload(watch, alert, previous, current))
-                for alert in alerts
-            ]
+            summary, seats, answered_through = await self._look(watch)
+            # Snapshot, keys, rules and messages of a large customer are tens of ms of CPU:
+            # off the event loop, which `serve --with-worker` shares with every ack.
+            assessed = await off_loop_if_large(
+                max(summary.total, stored_users), _assess, watch, previous, summary, seats
+            )
+            current, snapshot_json = assessed.current, assessed.snapshot_json
+            keys, digest, alerts = assessed.keys, assessed.digest, assessed.alerts
+            payloads, error_code = assessed.payloads, None
         except _LookupFailed as failed:
             error_code, keys, answered_through, alerts, payloads = failed.code, None, None, [], []
         except Exception as error:
@@ -274,12 +283,13 @@ class Poller:
         ]
         result = CheckResult(
             outcome=error_code or "ok",
-            snapshot=current.to_json() if current is not None else None,
+            snapshot=snapshot_json,
             consecutive_failures=failure.consecutive_failures,
             failure_alerted=failure.alerted,
             next_check_at=now + self._next_check_delay(failure.consecutive_failures),
             alerts=payloads,
             keys=keys,
+            keys_digest=digest,
             answered_through=answered_through,
             wake_next=self._wake_next(watch, now, failure.consecutive_failures),
         )
@@ -306,13 +316,8 @@ class Poller:
                 self._on_webhook_alert(seconds)
         return False
 
-    async def _look(
-        self, watch: Watch, previous: Snapshot | None
-    ) -> tuple[Snapshot, frozenset[str], datetime | None]:
-        """A fresh answer, its keys, and the database time through which it answers webhooks.
-
-        Seats the Management API could not read this time are carried from `previous`, so an
-        unread answer is no change.
+    async def _look(self, watch: Watch) -> tuple[Summary, Seats | None, datetime | None]:
+        """A fresh answer, its seats, and the database time through which it answers webhooks.
 
         The request must have been sent after the database's clock was read: an answer joined
         from a request already in flight (someone's lookup of the same customer) may predate a
@@ -337,8 +342,7 @@ class Poller:
                 answered_through = asked + timedelta(seconds=outcome.sent_at - asked_wall)
                 break
         assert summary is not None
-        current = carry_unread_seats(snapshot_of(summary, seats), previous, seats)
-        return current, watch_keys(summary), answered_through
+        return summary, seats, answered_through
 
     def _next_check_delay(self, failures: int) -> timedelta:
         factor = min(2 ** max(failures - 1, 0), self.options.max_backoff_factor) if failures else 1
@@ -518,3 +522,33 @@ class _Outage:
         if not self.failures:
             return idle_tick_s
         return min(self.MAX_PAUSE_S, idle_tick_s * 2.0 ** min(self.failures, 10))
+
+
+@dataclass(frozen=True, slots=True)
+class _Assessed:
+    current: Snapshot
+    snapshot_json: dict[str, Any]
+    keys: frozenset[str]
+    digest: str
+    alerts: list[Alert]
+    payloads: list[tuple[str, dict[str, Any]]]
+
+
+def _assess(
+    watch: Watch, previous: Snapshot | None, summary: Summary, seats: Seats | None
+) -> _Assessed:
+    """Pure, and CPU-bound for large customers: the answer as a snapshot (seats the
+    Management API could not read this time carried from `previous`, so an unread answer is
+    no change), its keys and their digest, the alerts and their messages."""
+    current = carry_unread_seats(snapshot_of(summary, seats), previous, seats)
+    keys = watch_keys(summary)
+    alerts = evaluate(previous, current, watch.threshold_pct)
+    payloads = [
+        (alert.kind.value, alert_payload(watch, alert, previous, current)) for alert in alerts
+    ]
+    return _Assessed(current, current.to_json(), keys, keys_digest(keys), alerts, payloads)
+
+
+def _snapshot_users(snapshot: Any) -> int:
+    users = snapshot.get("users") if isinstance(snapshot, dict) else None
+    return len(users) if isinstance(users, list) else 0

@@ -73,6 +73,7 @@ class CheckResult:
     next_check_at: datetime
     alerts: Sequence[tuple[str, dict[str, Any]]]  # (kind, payload); keys are made here
     keys: frozenset[str] | None = None  # what webhooks match the watch by; None keeps them
+    keys_digest: str | None = None  # of `keys`, when the caller already has it
     # Webhook wake-ups recorded (database clock) at or before this are answered by this
     # check; None answers none (a failed check, or an answer from an older request).
     answered_through: datetime | None = None
@@ -310,7 +311,9 @@ class WatchRepository:
         if release:
             values["lease_owner"] = None
             values["lease_until"] = None
-        digest = keys_digest(result.keys) if result.keys is not None else None
+        digest = (
+            (result.keys_digest or keys_digest(result.keys)) if result.keys is not None else None
+        )
         if digest is not None:
             values["keys_digest"] = digest
         async with self._engine.begin() as conn:
