@@ -134,6 +134,8 @@ async def _drive(bench: Bench, bot: Child, requests: Sequence[Request]) -> int:
 
 async def _serve(bench: Bench, bot: Child, requests: Sequence[Request]) -> tuple[float, int]:
     """(CPU seconds the bot spent on `requests`, requests failed or unanswered)."""
+    bench.receiver.clear()
+    bench.receiver.set_channel("CCPU")
     before = bot.cpu_seconds()
     failed = await _drive(bench, bot, requests)
     # Mentions are answered with a thread reply whose thread_ts is the mention's thread,
@@ -184,44 +186,55 @@ def export_commit(commit: str, into: Path) -> Path:
 # --- the scenario ----------------------------------------------------------------------
 
 
-async def _measure(bench: Bench, source: Path | None, label: str) -> Figures:
+CHUNK = 250  # requests per turn: the two bots take turns, so a change in machine load hits both
+
+
+def _env(bench: Bench, source: Path | None) -> dict[str, str]:
     env = bench.bot_env(cache_ttl=CACHE_TTL_S)
     if source is not None:
         env["PYTHONPATH"] = str(source)
     env["DATABASE_URL"] = f"sqlite+aiosqlite:///{bench.workdir / f'cpu-{uuid.uuid4().hex}.db'}"
-    plan = bench.plan
-    run = uuid.uuid4().hex[:6]
-    bench.receiver.clear()
-    bench.receiver.set_channel("CCPU")
-    figures: Figures = {}
-    with bench.children() as fleet:
-        bot = await asyncio.to_thread(fleet.start, f"cpu-{label}", bot_args, env=env)
-        await bench.warm_up(bot, delivery=True)
-        await _serve(bench, bot, build_requests(mixed(len(MIX)), bench.receiver, "w" + run))
-        count = plan.cpu_requests
-        requests = build_requests(mixed(count), bench.receiver, run)
-        seconds, failed = await _serve(bench, bot, requests)
-        figures[f"cpu_{label}_s_per_1k"] = seconds * 1000 / count
-        figures[f"cpu_{label}_failed"] = float(failed)
-        for kind in KINDS:
-            per_kind = plan.cpu_requests_per_kind
-            bench.receiver.clear()
-            bench.receiver.set_channel("CCPU")
-            requests = build_requests([kind] * per_kind, bench.receiver, f"{run}{kind}")
-            seconds, failed = await _serve(bench, bot, requests)
-            figures[f"cpu_{label}_{kind}_s_per_1k"] = seconds * 1000 / per_kind
+    return env
+
+
+async def _turns(
+    bench: Bench, bots: dict[str, Child], kinds: Sequence[str], figures: Figures, name: str
+) -> None:
+    """`kinds` served by each bot in turns of CHUNK; CPU s per 1,000 into `figures`."""
+    seconds = dict.fromkeys(bots, 0.0)
+    for start in range(0, len(kinds), CHUNK):
+        chunk = kinds[start : start + CHUNK]
+        for label, bot in bots.items():
+            run = uuid.uuid4().hex[:8]
+            used, failed = await _serve(bench, bot, build_requests(chunk, bench.receiver, run))
+            seconds[label] += used
             figures[f"cpu_{label}_failed"] += failed
-    return figures
+    for label in bots:
+        figures[f"cpu_{label}_{name}s_per_1k"] = seconds[label] * 1000 / len(kinds)
 
 
 async def cpu_budget(bench: Bench) -> Figures:
-    baseline = bench.plan.cpu_baseline
-    source = await asyncio.to_thread(export_commit, baseline, bench.workdir)
+    plan = bench.plan
+    source = await asyncio.to_thread(export_commit, plan.cpu_baseline, bench.workdir)
     await bench.reset_sandbox()
-    figures: Figures = {"cpu_requests": float(bench.plan.cpu_requests)}
-    # Baseline first, then HEAD: each with a fresh process and the same sandbox.
-    figures.update(await _measure(bench, source, "base"))
-    figures.update(await _measure(bench, None, "head"))
+    figures: Figures = {
+        "cpu_requests": float(plan.cpu_requests),
+        "cpu_base_failed": 0.0,
+        "cpu_head_failed": 0.0,
+    }
+    with bench.children() as fleet:
+        bots = {
+            label: await asyncio.to_thread(
+                fleet.start, f"cpu-{label}", bot_args, env=_env(bench, path)
+            )
+            for label, path in (("base", source), ("head", None))
+        }
+        for bot in bots.values():
+            await bench.warm_up(bot, delivery=True)
+            await _serve(bench, bot, build_requests(mixed(len(MIX)), bench.receiver, "warm"))
+        await _turns(bench, bots, mixed(plan.cpu_requests), figures, "")
+        for kind in KINDS:
+            await _turns(bench, bots, [kind] * plan.cpu_requests_per_kind, figures, f"{kind}_")
     figures["cpu_ratio"] = _ratio(figures["cpu_head_s_per_1k"], figures["cpu_base_s_per_1k"])
     for kind in KINDS:
         figures[f"cpu_{kind}_ratio"] = _ratio(

@@ -141,7 +141,7 @@ async def start_runtime(
         settings,
         licensespring=licensespring,
         store=store,
-        web_client=web_client or build_web_client(settings),
+        web_client=web_client or build_web_client(settings, session=http_session),
         tasks=tasks,
         metrics=metrics,
         http_session=http_session,

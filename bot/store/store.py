@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.database_url import async_database_url, redact_url
+from bot.store.groupcommit import GroupCommit
 from bot.store.migrations import SQLITE_READ_ONLY, configure_sqlite_engine
 from bot.store.migrations import migrate as run_migrations
 from bot.store.tables import audit_log, processed_events
@@ -58,6 +60,7 @@ class AuditEntry:
 
 
 _AUDIT_FIELDS = tuple(field.name for field in dataclasses.fields(AuditEntry))
+_AUDIT_INSERT = sa.insert(audit_log)
 
 
 class Store:
@@ -72,13 +75,16 @@ class Store:
         self.watches = WatchRepository(engine, self._reader)
         self.webhooks = WebhookRepository(engine)
         self.ping_timeout: float = PING_TIMEOUT
+        self._audit_writes = GroupCommit(self._insert_audit)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
         """Connect to DATABASE_URL `url` (any accepted form) and, by default, migrate."""
         async_url = async_database_url(url)
         if async_url.startswith("sqlite"):
-            engine = create_async_engine(async_url, pool_pre_ping=True)
+            # No pre-ping: a local file does not drop connections, and the ping is one more
+            # round trip to the driver's thread for every transaction.
+            engine = create_async_engine(async_url)
             configure_sqlite_engine(engine)
         else:
             engine = create_async_engine(async_url, pool_pre_ping=True, **_POSTGRES_ENGINE_OPTIONS)
@@ -152,9 +158,14 @@ class Store:
     # Audit log
 
     async def record_audit(self, entry: AuditEntry) -> None:
+        """Store `entry`; concurrent calls share one transaction (returns once committed)."""
         self._check_open()
+        await self._audit_writes.add(entry)
+
+    async def _insert_audit(self, entries: Sequence[AuditEntry]) -> None:
+        rows = [{name: getattr(entry, name) for name in _AUDIT_FIELDS} for entry in entries]
         async with self._engine.begin() as conn:
-            await conn.execute(sa.insert(audit_log).values(**dataclasses.asdict(entry)))
+            await conn.execute(_AUDIT_INSERT, rows)
 
     async def audit_entries(
         self, *, since: datetime | None = None, limit: int = 10_000
