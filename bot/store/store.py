@@ -75,7 +75,10 @@ class Store:
         self.watches = WatchRepository(engine, self._reader)
         self.webhooks = WebhookRepository(engine)
         self.ping_timeout: float = PING_TIMEOUT
-        self._audit_writes = GroupCommit(self._insert_audit)
+        self._audit_writes: GroupCommit[AuditEntry, None] = GroupCommit(self._insert_audit)
+        self._event_claims: GroupCommit[tuple[str, datetime], bool] = GroupCommit(
+            self._insert_events
+        )
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -126,17 +129,30 @@ class Store:
     # Slack event de-duplication
 
     async def claim_event(self, event_id: str, *, now: datetime | None = None) -> bool:
-        """True only for the first claim of `event_id`, across tasks and processes."""
+        """True only for the first claim of `event_id`, across tasks and processes.
+
+        Concurrent claims share one INSERT (and transaction); each gets its own answer.
+        """
         self._check_open()
-        values = {"event_id": event_id, "received_at": now or _utc_now()}
-        stmt: sa.Insert
-        if self.dialect == "postgresql":
-            stmt = postgresql.insert(processed_events).values(values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite.insert(processed_events).values(values).on_conflict_do_nothing()
+        return await self._event_claims.add((event_id, now or _utc_now()))
+
+    async def _insert_events(self, claims: Sequence[tuple[str, datetime]]) -> list[bool]:
+        rows = [{"event_id": event_id, "received_at": at} for event_id, at in claims]
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(processed_events)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
         async with self._engine.begin() as conn:
-            result = await conn.execute(stmt.returning(processed_events.c.event_id))
-            return result.first() is not None
+            inserted = set((await conn.execute(stmt)).scalars())
+        # The same id twice in one batch (a retry racing its original): only the first wins.
+        answers = []
+        for event_id, _ in claims:
+            answers.append(event_id in inserted)
+            inserted.discard(event_id)
+        return answers
 
     async def purge_events(
         self, older_than: timedelta = timedelta(hours=1), *, now: datetime | None = None
@@ -162,10 +178,11 @@ class Store:
         self._check_open()
         await self._audit_writes.add(entry)
 
-    async def _insert_audit(self, entries: Sequence[AuditEntry]) -> None:
+    async def _insert_audit(self, entries: Sequence[AuditEntry]) -> list[None]:
         rows = [{name: getattr(entry, name) for name in _AUDIT_FIELDS} for entry in entries]
         async with self._engine.begin() as conn:
             await conn.execute(_AUDIT_INSERT, rows)
+        return [None] * len(entries)
 
     async def audit_entries(
         self, *, since: datetime | None = None, limit: int = 10_000
