@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from bot.alerts.poller import Poller, PollerOptions, default_owner
+from bot.alerts.retention import Retention, RetentionPolicy
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.ratelimit import (
@@ -79,6 +80,8 @@ class Runtime:
             metrics=self.metrics,
         )
         self.tasks.spawn(poller.run_forever(self.poller_stop), name="alert_poller")
+        retention = build_retention(self.settings, self.store)
+        self.tasks.spawn(retention.run_forever(self.poller_stop), name="retention")
 
 
 def build_poller(
@@ -98,6 +101,10 @@ def build_poller(
         on_webhook_alert=on_webhook_alert,
         metrics=metrics,
     )
+
+
+def build_retention(settings: Settings, store: Store) -> Retention:
+    return Retention(store, RetentionPolicy.from_settings(settings), default_owner())
 
 
 def build_licensespring_client(settings: Settings, store: Store) -> LicenseApiClient:
@@ -247,10 +254,13 @@ async def _worker_main(settings: Settings) -> None:
         raise ConfigError(f"configuration error: {error}") from None
     licensespring = build_licensespring_client(settings, store)
     stop = stop_on_signals()
+    retention = asyncio.create_task(build_retention(settings, store).run_forever(stop))
     try:
         await build_poller(settings, store, licensespring, build_web_client(settings)).run_forever(
             stop
         )
     finally:
+        stop.set()
+        await retention
         await licensespring.aclose()
         await store.close()

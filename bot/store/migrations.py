@@ -74,11 +74,16 @@ def _webhooks(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_watches_wake_at ON watches (wake_at)"))
 
 
+def _housekeeping(conn: Connection) -> None:
+    """Version 4: the housekeeping table (retention purges; created by create_all)."""
+
+
 # (version, upgrade) in ascending order; the last version is the schema's current one.
 STEPS: Final[list[tuple[int, Step]]] = [
     (1, _baseline),
     (2, _audit_by_user),
     (3, _webhooks),
+    (4, _housekeeping),
 ]
 SCHEMA_VERSION: Final = STEPS[-1][0]
 

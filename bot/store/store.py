@@ -23,6 +23,7 @@ from bot.database_url import async_database_url, redact_url
 from bot.store.groupcommit import GroupCommit
 from bot.store.migrations import SQLITE_READ_ONLY, configure_sqlite_engine
 from bot.store.migrations import migrate as run_migrations
+from bot.store.retention import RetentionRepository
 from bot.store.tables import audit_log, processed_events
 from bot.store.watches import WatchRepository
 from bot.store.webhooks import WebhookRepository
@@ -74,6 +75,7 @@ class Store:
         self._closed = False
         self.watches = WatchRepository(engine, self._reader)
         self.webhooks = WebhookRepository(engine)
+        self.retention = RetentionRepository(engine)
         self.ping_timeout: float = PING_TIMEOUT
         self._audit_writes: GroupCommit[AuditEntry, None] = GroupCommit(self._insert_audit)
         self._event_claims: GroupCommit[tuple[str, datetime], bool] = GroupCommit(
