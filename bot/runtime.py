@@ -36,6 +36,7 @@ log = structlog.get_logger("runtime")
 
 # In-flight lookups get this long to deliver their replies after SIGTERM.
 DRAIN_TIMEOUT_S = 15.0
+SLACK_CONNECTIONS = 20
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -143,7 +144,12 @@ async def start_runtime(
     licensespring = build_licensespring_client(settings, store)
     tasks = TaskTracker()
     metrics = Metrics(licensespring)
-    http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    http_session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10),
+        # Pooled connections to Slack (Web API, response_url): bounded, so a burst of replies
+        # queues for a connection instead of holding a socket each for the keep-alive time.
+        connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS),
+    )
     app = create_app(
         settings,
         licensespring=licensespring,
