@@ -135,6 +135,8 @@ TARGETS: tuple[Target, ...] = (
     Target("e2e overhead p50 <= 6 ms at concurrency 1", "e2e_c1_overhead_p50_ms", "<=", 6),
     Target("cached e2e p50 <= 4 ms", "cached_e2e_p50_ms", "<=", 4),
     Target("idle RSS <= 1.5 x the floor's (bot/floor)", "idle_rss_ratio", "<=", 1.5),
+    Target("webhook -> alert p50 <= 1.2 x the ideal", "hooks_alert_p50_ratio", "<=", 1.2),
+    Target("webhook -> alert p99 <= 1.2 x the ideal", "hooks_alert_p99_ratio", "<=", 1.2),
 )
 
 
