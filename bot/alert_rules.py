@@ -18,6 +18,8 @@ from bot.licensespring.models import LicenseUser
 from bot.summary import Summary
 
 SNAPSHOT_FORMAT = 1
+DEFAULT_THRESHOLD_PCT = 90
+"""A watch alerts when this share of all activations is used, unless told otherwise."""
 """Version of the `Snapshot.to_json` layout; `from_json` refuses any other."""
 
 _CUSTOMER_NAME_CHARS = 200

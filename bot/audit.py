@@ -14,7 +14,7 @@ log = structlog.get_logger("audit")
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who asked, and from where (built from a Slack payload in `bot.slack.context`)."""
+    """Who asked, and from where (built from a Slack payload in `bot.slack.core.context`)."""
 
     slack_user: str
     channel: str | None

@@ -219,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=settings.secret_values(),
     )
     if args.command == "lookup":
-        from bot.slack.parsing import InvalidRequest, parse_search
+        from bot.slack.core.grammar import InvalidRequest, parse_search
 
         email = normalise_email(args.email)
         if email is None:

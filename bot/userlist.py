@@ -17,6 +17,9 @@ from itertools import compress
 from bot.licensespring.models import LicenseUser
 from bot.summary import Concern, Summary, concern_of
 
+MAX_SEARCH_CHARS = 100
+"""Longer searches are refused: they carry in every button value of the reply."""
+
 
 class UserFilter(StrEnum):
     """The filter menu's choices; the values travel in button values (keep them short)."""

@@ -212,7 +212,7 @@ def leak_scanner(fake_slack_server: Any) -> Iterator[Any]:
     fake_slack_server.observers.append(scanner.scan_bytes)
     yield scanner
     leaks.ACTIVE = None
-    assert not scanner.hits, "secrets or passwords leaked:\n" + "\n".join(scanner.hits[:20])
+    assert not scanner.hits, "leaked or unhandled:\n" + "\n".join(scanner.hits[:20])
 
 
 @pytest.fixture(autouse=True)

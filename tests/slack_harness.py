@@ -18,6 +18,7 @@ from bot.demo.slack_requests import (
     app_home_opened_body,
     block_action_body,
     event_callback_body,
+    function_executed_body,
     global_shortcut_body,
     message_shortcut_body,
     post_signed_sync,
@@ -157,6 +158,27 @@ class RunningBot:
         """Submit a modal as opened (``view`` from views.open) with ``values`` per block_id."""
         body = view_submission_body(view, values, user_id=user_id)
         return post_signed_sync(self.http, self.events_url, body)
+
+    def run_step(
+        self,
+        inputs: dict[str, Any],
+        *,
+        execution_id: str = "Fx1",
+        workflow_execution_id: str = "Wf1",
+        event_id: str | None = None,
+        token: str | None = None,
+    ) -> tuple[httpx.Response, str]:
+        """A signed `function_executed` for the step; returns the ack and the execution's
+        token (a fresh one unless given: a redelivery carries the same)."""
+        token = token or self.slack.new_function_token()
+        body = function_executed_body(
+            inputs,
+            bot_access_token=token,
+            function_execution_id=execution_id,
+            workflow_execution_id=workflow_execution_id,
+            event_id=event_id or f"Ev{execution_id}",
+        )
+        return post_signed_sync(self.http, self.events_url, body), token
 
     def final_response(self, response_url: str, count: int = 1) -> dict[str, Any]:
         rid = response_url.rsplit("/", 1)[1]

@@ -221,6 +221,12 @@ def test_demo_runs_to_completion_non_interactively(tmp_path: Path) -> None:
     assert "Now watching" in out
     assert "1 user reached their activation limit" in out
     assert "live alert part skipped" not in out
+    # the Workflow Builder step, run once: its completion with the execution's token
+    assert "Workflow Builder runs the step `lookup_license_users`" in out
+    assert "-> functions.completeSuccess (the execution's own token" in out
+    assert '"at_activation_limit": 2' in out
+    assert "workflow step part skipped" not in out
+    assert out.index("Workflow Builder runs the step") < out.index("Demo finished")
     assert "Demo finished" in out
     assert "Traceback" not in result.stderr
     # Every figure: the headline over all license users, the active users' share labelled.

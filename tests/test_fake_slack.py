@@ -207,6 +207,35 @@ async def test_invalid_or_missing_token_is_invalid_auth(fake: FakeSlack) -> None
     assert len(fake.calls()) == 2
 
 
+async def test_function_completions_take_the_executions_token_and_are_recorded(
+    fake: FakeSlack,
+) -> None:
+    stranger = web_client(fake, token="xwfp-never-issued")
+    with pytest.raises(SlackApiError) as refused:
+        await stranger.functions_completeSuccess(function_execution_id="Fx1", outputs={})
+    assert refused.value.response["error"] == "invalid_auth"
+
+    token = fake.new_function_token()
+    client = web_client(fake, token=token)
+    fake.fail_next("functions.completeSuccess", status=500)
+    with pytest.raises(SlackApiError):
+        await client.functions_completeSuccess(function_execution_id="Fx1", outputs={"n": 1})
+    await client.functions_completeSuccess(function_execution_id="Fx1", outputs={"n": 1})
+    await client.functions_completeError(function_execution_id="Fx2", error="no")
+
+    done = fake.wait_for_completion("Fx1")
+    assert (done.method, done.args["outputs"], done.token) == (
+        "functions.completeSuccess",
+        {"n": 1},
+        token,
+    )
+    assert [c.status for c in fake.calls("functions.completeSuccess")] == [200, 500, 200]
+    assert len(fake.function_completions("Fx1")) == 1
+    assert fake.function_completions("Fx2")[0].args["error"] == "no"
+    with pytest.raises(AssertionError, match="no completion of Fx3"):
+        fake.wait_for_completion("Fx3", timeout=0.1)
+
+
 async def test_response_url_receive_wait_and_faults(fake: FakeSlack) -> None:
     url = fake.new_response_url()
     response_id = url.rsplit("/", 1)[1]

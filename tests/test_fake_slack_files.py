@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.upload import UploadFailed, upload_to_dm
+from bot.slack.answers.upload import UploadFailed, upload_to_dm
 
 
 def client_for(fake: Any) -> AsyncWebClient:

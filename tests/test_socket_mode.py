@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from bot.demo.fake_slack import FakeSlack
-from bot.demo.slack_requests import slash_command_body
+from bot.demo.slack_requests import function_executed_body, slash_command_body
 from bot.sandbox import seed
 from bot.sandbox.app import SandboxState
 from tests.support.leaks import scan_process_output
@@ -70,6 +71,16 @@ def test_socket_mode_answers_commands_and_survives_a_dropped_socket(
         fake_slack.socket.wait_for_ack(envelope)
         answer = fake_slack.wait_for_responses(1, response_id=rid, timeout=10)[-1].body
         assert "3 at limit" in answer["text"]
+
+        # The Workflow Builder step over the socket, completed with the execution's token.
+        token = fake_slack.new_function_token()
+        inputs = {"customer_email": seed.TYPICAL, "product": "acme-desktop"}
+        body = function_executed_body(inputs, bot_access_token=token, event_id="EvSocketStep")
+        envelope = fake_slack.socket.send("events_api", json.loads(body))
+        fake_slack.socket.wait_for_ack(envelope)
+        done = fake_slack.wait_for_completion("Fx1", timeout=10)
+        assert (done.method, done.token) == ("functions.completeSuccess", token)
+        assert done.args["outputs"]["users"] == 8
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=30)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot import userlist
 from bot.export import COLUMNS, ENCODING, export_filename, safe_cell, users_csv
 from bot.licensespring.models import CustomerLicenseUsers, LicenseUser
-from bot.slack.parsing import (
+from bot.slack.core.grammar import (
     MAX_SEARCH_CHARS,
     InvalidRequest,
     LookupRequest,

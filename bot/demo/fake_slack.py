@@ -69,6 +69,7 @@ JSON_FIELDS = frozenset(
         "metadata",
         "options",
         "option_groups",
+        "outputs",
         "prompts",
         "profile",
         "unfurls",
@@ -150,6 +151,7 @@ class _Fault:
 class _Channel:
     is_member: bool = True
     is_archived: bool = False
+    members: tuple[str, ...] = ()  # who conversations.members lists (the bot's own id aside)
 
 
 def _token_of(headers: dict[str, str], args: dict[str, Any]) -> str | None:
@@ -231,6 +233,7 @@ class FakeSlack:
         self._uploads: list[FileUpload] = []
         self._upload_faults: list[list[int]] = []  # [status, remaining]
         self._file_counter = 0
+        self._function_tokens: set[str] = set()
 
     def reset(self) -> None:
         """Forget calls, responses, scripted faults and all configuration (token and URL stay)."""
@@ -259,11 +262,18 @@ class FakeSlack:
             self._faults.setdefault(method, []).append(fault)
 
     def set_channel(
-        self, channel_id: str, *, is_member: bool = True, is_archived: bool = False
+        self,
+        channel_id: str,
+        *,
+        is_member: bool = True,
+        is_archived: bool = False,
+        members: tuple[str, ...] = (),
     ) -> None:
-        """Configure a channel for conversations.info / chat.postMessage / conversations.join."""
+        """Configure a channel for conversations.info / .members / .join and chat.postMessage."""
         with self._lock:
-            self._channels[channel_id] = _Channel(is_member=is_member, is_archived=is_archived)
+            self._channels[channel_id] = _Channel(
+                is_member=is_member, is_archived=is_archived, members=tuple(members)
+            )
 
     def set_usergroup(self, group_id: str, user_ids: list[str]) -> None:
         """Members answered by usergroups.users.list (unknown groups answer no_such_subteam)."""
@@ -282,6 +292,16 @@ class FakeSlack:
         """
         with self._lock:
             self._answers[method] = answer
+
+    def new_function_token(self) -> str:
+        """A fresh just-in-time ``xwfp-`` token, as a ``function_executed`` event carries.
+
+        Calls made with it are accepted like the bot token's; a test tells which was sent.
+        """
+        token = f"xwfp-{uuid.uuid4().hex}"
+        with self._lock:
+            self._function_tokens.add(token)
+        return token
 
     def new_response_url(self) -> str:
         """A fresh ``<base>/response/<uuid>`` URL whose posts are recorded."""
@@ -309,6 +329,18 @@ class FakeSlack:
         """Recorded Web API calls, oldest first; only ``method``'s when given."""
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
+
+    def function_completions(self, execution_id: str | None = None) -> list[SlackCall]:
+        """``functions.completeSuccess``/``completeError`` calls Slack accepted, oldest first;
+        only those for ``execution_id`` when given (failed attempts are in ``calls()``)."""
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if c.method in _COMPLETION_METHODS
+                and c.response.get("ok") is True
+                and (execution_id is None or c.args.get("function_execution_id") == execution_id)
+            ]
 
     def responses(self, response_id: str | None = None) -> list[ResponseCall]:
         """Recorded response_url posts, oldest first; only ``response_id``'s when given."""
@@ -344,6 +376,19 @@ class FakeSlack:
                     f"calls seen: {seen}"
                 )
             return matching
+
+    def wait_for_completion(self, execution_id: str, timeout: float = 5.0) -> SlackCall:
+        """Block until Slack accepted a completion of ``execution_id``; return the first one."""
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: bool(self.function_completions(execution_id)), timeout=timeout
+            )
+            if not done:
+                raise AssertionError(
+                    f"no completion of {execution_id} within {timeout}s; "
+                    f"calls seen: {[c.method for c in self._calls]}"
+                )
+            return self.function_completions(execution_id)[0]
 
     def wait_for_responses(
         self, count: int = 1, response_id: str | None = None, timeout: float = 5.0
@@ -465,7 +510,9 @@ class FakeSlack:
         self, method: str, args: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
-        if _token_of(headers, args) != expected:
+        token = _token_of(headers, args)
+        function_token = method != "apps.connections.open" and token in self._function_tokens
+        if token != expected and not function_token:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         queue = self._faults.get(method)
         if queue:
@@ -590,8 +637,24 @@ class FakeSlack:
         state = self._channel(channel)
         if state.is_archived:
             return {"ok": False, "error": "is_archived"}
-        self._channels[channel] = _Channel(is_member=True, is_archived=False)
+        self._channels[channel] = _Channel(is_member=True, members=state.members)
         return {"ok": True, "channel": {"id": channel, "is_member": True, "is_archived": False}}
+
+    def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Members in pages of `limit` (cursor: the next index), as Slack pages them."""
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        state = self._channel(channel)
+        if not state.is_member:
+            return {"ok": False, "error": "not_in_channel"}
+        members = [BOT_USER_ID, *state.members]
+        start = int(args.get("cursor") or 0)
+        limit = max(int(args.get("limit") or 100), 1)
+        page = members[start : start + limit]
+        following = start + limit
+        cursor = str(following) if following < len(members) else ""
+        return {"ok": True, "members": page, "response_metadata": {"next_cursor": cursor}}
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup")
@@ -687,6 +750,18 @@ class FakeSlack:
     def _files_upload(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": "method_deprecated"}
 
+    def _functions_complete_success(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("function_execution_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(args.get("outputs"), dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+    def _functions_complete_error(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("function_execution_id") or not args.get("error"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
 
@@ -721,6 +796,7 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "chat.getPermalink": FakeSlack._chat_get_permalink,
     "conversations.info": FakeSlack._conversations_info,
     "conversations.join": FakeSlack._conversations_join,
+    "conversations.members": FakeSlack._conversations_members,
     "usergroups.users.list": FakeSlack._usergroups_users_list,
     "views.open": FakeSlack._views_open,
     "views.publish": FakeSlack._views_publish,
@@ -732,7 +808,10 @@ _DEFAULT_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]
     "files.upload": FakeSlack._files_upload,
     "users.info": FakeSlack._users_info,
     "apps.connections.open": FakeSlack._apps_connections_open,
+    "functions.completeSuccess": FakeSlack._functions_complete_success,
+    "functions.completeError": FakeSlack._functions_complete_error,
 }
+_COMPLETION_METHODS = frozenset({"functions.completeSuccess", "functions.completeError"})
 
 
 @contextmanager

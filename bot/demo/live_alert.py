@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.demo.session import DemoSession
 from bot.demo.slack_requests import post_signed_sync, slash_command_body
 from bot.demo.terminal import render_for_terminal
 from bot.rendering.blocks import Message
 from bot.sandbox import seed
-
-if TYPE_CHECKING:
-    from bot.demo import DemoSession
 
 CHANNEL = "CDEMOALERTS"
 PRODUCT = seed.USER_PRODUCTS[0]

@@ -252,6 +252,41 @@ def event_callback_body(
     )
 
 
+def function_executed_body(
+    inputs: dict[str, Any],
+    *,
+    bot_access_token: str,
+    function_execution_id: str = "Fx1",
+    workflow_execution_id: str = "Wf1",
+    callback_id: str = "lookup_license_users",
+    event_id: str = "EvFx1",
+    team_id: str = "T1",
+) -> str:
+    """A Workflow Builder step run (``function_executed``) as Slack sends it (JSON).
+
+    ``bot_access_token`` is the execution's just-in-time ``xwfp-`` token (see
+    ``FakeSlack.new_function_token``); completions must be sent with it.
+    """
+    event_ts = f"{time.time():.6f}"
+    event: dict[str, Any] = {
+        "type": "function_executed",
+        "function": {
+            "id": "Fn1",
+            "callback_id": callback_id,
+            "title": "Look up license users",
+            "type": "app",
+            "app_id": API_APP_ID,
+            "date_updated": int(time.time()),
+        },
+        "inputs": inputs,
+        "function_execution_id": function_execution_id,
+        "workflow_execution_id": workflow_execution_id,
+        "event_ts": event_ts,
+        "bot_access_token": bot_access_token,
+    }
+    return event_callback_body(event, event_id=event_id, team_id=team_id)
+
+
 def message_shortcut_body(
     callback_id: str,
     message: dict[str, Any],

@@ -39,8 +39,6 @@ __all__ = [
     "alert_payload",
     "message_payload",
     "render_alert",
-    "render_snoozed",
-    "render_unwatched",
     "render_watch_paused",
 ]
 
@@ -429,27 +427,6 @@ def _channel(channel_id: str) -> str:
 def _code(text: str, cost: int = _CODE_COST) -> str:
     """Escaped outside text in a code span; its backticks become quotes so the span holds."""
     return "`" + (escape_within(text.replace("`", "'"), cost) or MISSING) + "`"
-
-
-def render_snoozed(until_text: str, *, until_ts: int | None = None) -> Message:
-    """A one-line confirmation of Snooze.
-
-    `until_text` is shown escaped; with `until_ts` (Unix seconds) Slack shows the time in each
-    reader's time zone and `until_text` is the fallback.
-    """
-    shown = escape_within(until_text, _CODE_COST) or "later"
-    if until_ts is not None:
-        shown = f"<!date^{int(until_ts)}^{{date_short_pretty}} at {{time}}|{shown}>"
-    return render_notice(f":zzz: Alerts snoozed until {shown}.")
-
-
-def render_unwatched(*, product: str, customer_email: str) -> Message:
-    """A one-line confirmation of Unwatch."""
-    email = escape_within(customer_email, _EMAIL_COST) or MISSING
-    product_text = escape_within(product, _PRODUCT_COST) or MISSING
-    return render_notice(
-        f":wave: Stopped watching {email} in *{product_text}*: no more alerts in this channel."
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ Policy:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 ELLIPSIS = "…"
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -88,3 +90,17 @@ def _escaped_prefix(flat: str, budget: int) -> str:
         pieces.append(piece)
         spent += cost
     return "".join(pieces).rstrip()
+
+
+def slack_date(at_ts: float, fallback: str, *, layout: str = "{date_short_pretty} {time}") -> str:
+    """Slack's `<!date^…>`: a time shown in each reader's time zone, `fallback` where it can't.
+
+    `fallback` is outside text, so it is escaped here; `layout` is the bot's own.
+    """
+    shown = escape(fallback) or "later"
+    return f"<!date^{int(at_ts)}^{layout}|{shown}>"
+
+
+def utc_fallback(at_ts: float) -> str:
+    """`2026-12-06 14:05 UTC`: what `slack_date` shows where Slack cannot format a date."""
+    return f"{datetime.fromtimestamp(at_ts, UTC):%Y-%m-%d %H:%M} UTC"

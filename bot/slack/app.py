@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,31 +19,32 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Auditor
 from bot.config import Settings
 from bot.licensespring.client import LicenseApiClient
-from bot.lookup import LookupService, new_reference
+from bot.lookup import LookupService
 from bot.metrics import Metrics
-from bot.rendering.blocks import render_notice
-from bot.slack import actions, apphome, commands, forms, threads, watching
-from bot.slack.access import AccessMiddleware, AccessPolicy
-from bot.slack.context import RequestContextMiddleware
-from bot.slack.dedupe import DedupeMiddleware
-from bot.slack.errors import INTERNAL_ERROR_TEXT, UserFacingError
-from bot.slack.modal_views import notice_modal
-from bot.slack.replier import Replier
-from bot.slack.services import Services
+from bot.slack import answers, commands, home, modals, steps, threads, watches
+from bot.slack.core.channels import ChannelMembers
+from bot.slack.core.context import RequestContextMiddleware
+from bot.slack.core.dedupe import DedupeMiddleware
+from bot.slack.core.failures import acknowledged, answer_failure
+from bot.slack.core.policy import AccessPolicy, Gate
+from bot.slack.core.routes import Routes
+from bot.slack.core.services import Services
 from bot.store import Store
 from bot.tasks import TaskTracker
+from bot.watches import WatchLifecycle
 
 log = structlog.get_logger("slack")
 
-LISTENERS: tuple[Callable[[AsyncApp, TaskTracker], None], ...] = (
+SURFACES: tuple[Callable[[Routes], None], ...] = (
     commands.register,
-    actions.register,
     threads.register,
-    watching.register,
-    apphome.register,
-    forms.register,
+    answers.register,
+    home.register,
+    modals.register,
+    watches.register,
+    steps.register,
 )
-"""Each listener module registers its own callbacks; none imports another."""
+"""Each surface registers its own listeners, each with its reader; none imports another."""
 
 
 def build_web_client(
@@ -92,56 +92,39 @@ def create_app(
         process_before_response=False,
     )
     auditor = Auditor(store)
+    lookups = LookupService(licensespring, auditor, metrics, deadline_s=settings.lookup_deadline)
+    tracker = tasks if tasks is not None else TaskTracker()
     services = Services(
         settings=settings,
-        lookups=LookupService(licensespring, auditor, metrics, deadline_s=settings.lookup_deadline),
+        lookups=lookups,
         auditor=auditor,
         store=store,
-        tasks=tasks if tasks is not None else TaskTracker(),
+        tasks=tracker,
+        watches=WatchLifecycle(
+            store, lookups, auditor, known_products=settings.licensespring_products
+        ),
+        members=ChannelMembers(client),
         http_session=http_session,
     )
-    # Order matters: the context first (the others use its actor and reference).
+    # Order matters: the context first (the rest use its actor, reference and replier).
     app.use(RequestContextMiddleware(services))
     if store is not None:
-        app.use(DedupeMiddleware(store, services.tasks))
-    app.use(AccessMiddleware(AccessPolicy(settings, client), auditor, services.tasks))
-    for register in LISTENERS:
-        register(app, services.tasks)
+        app.use(DedupeMiddleware(store, tracker))
+    routes = Routes(app, Gate(AccessPolicy(settings, client), auditor, tracker), settings, tracker)
+    for register in SURFACES:
+        register(routes)
     app.error(on_error)
     return app
 
 
-async def on_error(error: Exception, body: dict[str, Any], context: dict[str, Any]) -> BoltResponse:
-    """Every failure a listener raises, answered once, with the request's reference, and 200.
-
-    A UserFacingError is the listener saying what to tell the person; anything else is a bug:
-    the generic reply, and the traceback in the log under the same reference.
-    """
-    reference = str(context.get("reference") or new_reference())
-    if isinstance(error, UserFacingError):
-        log.info("request_refused", kind=type(error).__name__, reason=error.text[:200])
-        message = error.message(reference)
-    else:
-        log.error(
-            "listener_failed",
-            error_type=type(error).__name__,
-            request_type=body.get("type") or ("command" if "command" in body else None),
-            exc_info=error,
-        )
-        message = render_notice(INTERNAL_ERROR_TEXT, reference=reference)
-    if body.get("type") == "view_submission":
-        # Used only when the listener failed before its ack: the modal says so and stays open.
-        shown = message.text if isinstance(error, UserFacingError) else INTERNAL_ERROR_TEXT
-        view = notice_modal("License users", f"{shown} Reference: `{reference}`")
-        return BoltResponse(
-            status=200,
-            body=json.dumps({"response_action": "update", "view": view}),
-            headers={"content-type": "application/json"},
-        )
-    replier = context.get("replier")
-    if isinstance(replier, Replier):
-        try:
-            await replier.private(message)
-        except Exception as reply_error:  # noqa: BLE001 - already failing; never raise here
-            log.warning("error_reply_failed", error=str(reply_error))
-    return BoltResponse(status=200, body="")
+async def on_error(
+    error: Exception,
+    body: dict[str, Any],
+    context: dict[str, Any],
+    response: BoltResponse | None,
+) -> BoltResponse | None:
+    """Bolt's error handler: what a listener raised before its ack (after it, listeners are
+    contained by `bot.slack.core.failures`). Bolt passes `response` only until the ack."""
+    return await answer_failure(
+        error, body, context, acknowledged=response is None or acknowledged(context)
+    )

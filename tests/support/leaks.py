@@ -1,7 +1,10 @@
-"""A whole-session check: no secret, token, shared key or initial password leaves the bot.
+"""A whole-session check: no secret, token, shared key or initial password leaves the bot,
+and no task dies unseen.
 
 Every log line the test session writes, every body sent to the fake Slack, and the output of
-every bot process the tests start is scanned; the session fails on any hit.
+every bot process the tests start is scanned; the session fails on any hit. A log line saying
+"Task exception was never retrieved" (asyncio's word for a failure nobody handled, e.g. an
+error handler answering Bolt after the ack) is a hit too.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import sys
 import threading
 from collections.abc import Iterable
 from typing import TextIO
+
+UNRETRIEVED = "Task exception was never retrieved"
 
 
 class LeakScanner:
@@ -23,6 +28,8 @@ class LeakScanner:
 
     def scan(self, where: str, text: str) -> None:
         found = [f"{where}: a configured secret ({s[:3]}…)" for s in self._secrets if s in text]
+        if UNRETRIEVED in text:
+            found.append(f"{where}: {UNRETRIEVED}: {text[:300]}")
         found += [
             f"{where}: an initial_password value"
             for length in self._lengths

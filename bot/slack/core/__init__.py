@@ -1,0 +1,1 @@
+"""What every surface shares: context, policy, routes, dedupe, errors, replier, services."""
