@@ -9,11 +9,12 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Plan, open_bench
+from bench.harness import BASELINE_COMMIT, Plan, open_bench
 from bench.report import NOT_AVAILABLE, OK, ScenarioResult, machine, render, to_json, write_json
 from bench.scenarios import SCENARIO_NAMES, SCENARIOS, Scenario
 from bot.logs import configure_logging
@@ -47,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="SCENARIO[,...]",
         help=f"run only these: {', '.join(SCENARIO_NAMES)}",
+    )
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="COMMIT",
+        help=f"commit the cpu scenario measures beside HEAD (default {BASELINE_COMMIT})",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     return parser
@@ -100,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--repeat must be at least 1")
     repeat = args.repeat or (1 if args.quick else 3)
     plan = Plan.brief(repeat) if args.quick else Plan.full(repeat)
+    if args.baseline:
+        plan = replace(plan, cpu_baseline=args.baseline)
     selected = [s for s in SCENARIOS if args.only is None or s.name in args.only]
     started = time.monotonic()
     began = datetime.now(UTC).isoformat(timespec="seconds")

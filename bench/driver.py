@@ -165,11 +165,14 @@ class Driver:
             still: list[Sample] = []
             for sample in pending:
                 arrived = self.receiver.delivered_at(sample.response_id)
-                if arrived is None:
+                # The arrival is noted before the receiver records the post (another thread):
+                # wait for the record too, or a reply in between would read as "no summary".
+                body = None if arrived is None else self.receiver.first_body(sample.response_id)
+                if arrived is None or body is None:
                     still.append(sample)
                     continue
                 sample.delivered = arrived
-                sample.answer_ok = is_summary(self.receiver.first_body(sample.response_id))
+                sample.answer_ok = is_summary(body)
             pending = still
             if pending:
                 if time.monotonic() >= deadline:

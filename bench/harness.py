@@ -25,6 +25,8 @@ BENCH_DOMAIN = "bench.example"
 BENCH_CUSTOMERS = 400
 """Distinct seeded customers: more than ever in flight at once, so none coalesce."""
 BENCH_USERS_PER_CUSTOMER = 8
+BASELINE_COMMIT = "9be55f6"
+"""The commit the cpu scenario measures beside HEAD unless `--baseline` names another."""
 BOT_RATE_LIMIT = 45.0
 """LICENSESPRING_RATE_LIMIT for the bot: its allowed maximum (default 20), so the client-side
 limiter's spacing stays a small part of the concurrency figures. Its burst is 5 (50 - 45)."""
@@ -57,6 +59,9 @@ class Plan:
     rate_in_flight: int
     rate_warmup_s: float
     rate_window_s: float
+    cpu_requests: int = 3000
+    cpu_requests_per_kind: int = 200
+    cpu_baseline: str = BASELINE_COMMIT
 
     @classmethod
     def full(cls, repeat: int = 3) -> Plan:
@@ -112,6 +117,8 @@ class Plan:
             rate_in_flight=10,
             rate_warmup_s=2.0,
             rate_window_s=5.0,
+            cpu_requests=200,
+            cpu_requests_per_kind=20,
         )
 
 

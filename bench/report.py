@@ -132,6 +132,30 @@ TARGETS: tuple[Target, ...] = (
     Target("3 processes: total rate <= the limit (share)", "rate_share_of_limit", "<=", 1.0),
     Target("3 processes: total rate >= 95% of the limit", "rate_share_of_limit", ">=", 0.95),
     Target("3 processes: zero 429s", "rate_429s", "<=", 0),
+    Target("mixed load: bot CPU <= 0.5 x the baseline's (same run)", "cpu_ratio", "<=", 0.5),
+    Target(
+        "5,000 users: parse + summary + first page <= 25 ms CPU",
+        "large_5k_first_page_cpu_ms",
+        "<=",
+        25,
+    ),
+    Target(
+        "50,000 users: parse + summary + first page <= 250 ms CPU",
+        "large_50k_first_page_cpu_ms",
+        "<=",
+        250,
+    ),
+    Target(
+        "50,000 users parsed -> first search answered <= 50 ms CPU",
+        "search_50k_cold_cpu_ms",
+        "<=",
+        50,
+    ),
+    Target("e2e overhead p50 <= 6 ms at concurrency 1", "e2e_c1_overhead_p50_ms", "<=", 6),
+    Target("cached e2e p50 <= 4 ms", "cached_e2e_p50_ms", "<=", 4),
+    Target("idle RSS <= 1.5 x the floor's (bot/floor)", "idle_rss_ratio", "<=", 1.5),
+    Target("webhook -> alert p50 <= 1.2 x the ideal", "hooks_alert_p50_ratio", "<=", 1.2),
+    Target("webhook -> alert p99 <= 1.2 x the ideal", "hooks_alert_p99_ratio", "<=", 1.2),
 )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bench.cpu import KINDS, cpu_budget
 from bench.driver import EVENTS_PATH, Sample
 from bench.harness import (
     BENCH_CUSTOMERS,
@@ -316,9 +317,11 @@ CACHED_TABLE = Table(
 LARGE_CUSTOMERS = (("5k", seed.BIG), ("50k", seed.HUGE))
 
 
-def first_page_timings(body: bytes, email: str) -> tuple[float, float, float]:
-    """Milliseconds to parse the body, summarise it and render page 0, in this process."""
+def first_page_timings(body: bytes, email: str) -> tuple[float, float, float, float]:
+    """Milliseconds to parse the body, summarise it and render page 0, in this process; and
+    the CPU milliseconds of this thread for all three."""
     gc.collect()
+    cpu_started = time.thread_time()
     started = time.perf_counter()
     answer = parse_customer_license_users(body)
     parsed = time.perf_counter()
@@ -326,10 +329,12 @@ def first_page_timings(body: bytes, email: str) -> tuple[float, float, float]:
     summarised = time.perf_counter()
     render_summary(summary, lookup_email=email, page=0, buttons=SummaryButtons(share=True))
     rendered = time.perf_counter()
+    cpu_ms = (time.thread_time() - cpu_started) * 1000
     return (
         (parsed - started) * 1000,
         (summarised - parsed) * 1000,
         (rendered - summarised) * 1000,
+        cpu_ms,
     )
 
 
@@ -346,7 +351,8 @@ async def large_customers(bench: Bench) -> Figures:
         figures[f"large_{label}_parse_ms"] = median(t[0] for t in timings)
         figures[f"large_{label}_summarise_ms"] = median(t[1] for t in timings)
         figures[f"large_{label}_render_ms"] = median(t[2] for t in timings)
-        figures[f"large_{label}_first_page_ms"] = median(sum(t) for t in timings)
+        figures[f"large_{label}_first_page_ms"] = median(sum(t[:3]) for t in timings)
+        figures[f"large_{label}_first_page_cpu_ms"] = median(t[3] for t in timings)
         with bench.children() as fleet:  # a fresh bot per size: nothing else in its peak
             bot = await bench.start_bot(fleet, cache_ttl=30.0)
             await bench.warm_up(bot, delivery=True)
@@ -373,6 +379,7 @@ LARGE_TABLE = Table(
         _large_row("summarise ms", "summarise_ms"),
         _large_row("render page 0 ms", "render_ms"),
         _large_row("first page ready ms", "first_page_ms"),
+        _large_row("first page ready, CPU ms of the thread", "first_page_cpu_ms"),
         _large_row("bot RSS before MB", "rss_before_mb"),
         _large_row("bot RSS growth MB (VmHWM after - VmRSS before)", "rss_growth_mb"),
         _large_row("bot RSS after MB", "rss_after_mb"),
@@ -389,10 +396,11 @@ SOUGHT_INDEX = 42_042  # the user searched for by e-mail among the 50,000
 NAME_SEARCH = "greta chen"
 
 
-def search_timings(answer: Any, sought: str) -> tuple[float, float, float]:
+def search_timings(answer: Any, sought: str) -> tuple[float, float, float, float]:
     """ms to summarise a parsed answer; to index it and answer a first search (its page 0
-    rendered); to answer another search of the same answer."""
+    rendered); to answer another search of the same answer; CPU ms of the first two."""
     gc.collect()
+    cpu_started = time.thread_time()
     started = time.perf_counter()
     summary = summarise(PRODUCT, answer)
     summarised = time.perf_counter()
@@ -400,6 +408,7 @@ def search_timings(answer: Any, sought: str) -> tuple[float, float, float]:
     first = index.select(UserQuery(sought))
     render_summary(summary, lookup_email=seed.HUGE, buttons=SEARCH_TOOLS, selection=first)
     searched = time.perf_counter()
+    cpu_ms = (time.thread_time() - cpu_started) * 1000
     other = index.select(UserQuery(NAME_SEARCH))
     render_summary(summary, lookup_email=seed.HUGE, buttons=SEARCH_TOOLS, selection=other)
     again = time.perf_counter()
@@ -409,6 +418,7 @@ def search_timings(answer: Any, sought: str) -> tuple[float, float, float]:
         (summarised - started) * 1000,
         (searched - summarised) * 1000,
         (again - searched) * 1000,
+        cpu_ms,
     )
 
 
@@ -469,6 +479,7 @@ async def search_export(bench: Bench) -> Figures:
         "search_50k_first_ms": median(t[1] for t in timings),
         "search_50k_next_ms": median(t[2] for t in timings),
         "search_50k_cold_ms": median(t[0] + t[1] for t in timings),
+        "search_50k_cold_cpu_ms": median(t[3] for t in timings),
     }
     build_ms, upload_ms, csv_mb = await export_in_process(bench, answer)
     figures.update(
@@ -511,6 +522,8 @@ SEARCH_TABLE = Table(
         ("first search of that answer: index + match + render ms", "search_50k_first_ms"),
         ("another search of the same answer ms", "search_50k_next_ms"),
         ("parsed answer -> first search reply ready ms", "search_50k_cold_ms"),
+        ("parsed answer -> first search reply ready, CPU ms of the thread",
+         "search_50k_cold_cpu_ms"),
         ("bot: search command e2e ms (upstream 50,000 users)", "search_50k_bot_e2e_ms"),
         ("CSV of 50,000 users: build ms", "export_50k_build_ms"),
         ("CSV of 50,000 users: upload to the stand-in ms", "export_50k_upload_ms"),
@@ -654,7 +667,11 @@ HOOKS_TABLE = Table(
         ("webhooks refused", "hooks_refused"),
         ("burst sent in, s", "hooks_burst_s"),
         ("webhook -> alert posted p50, s", "hooks_alert_p50_s"),
+        ("  ideal p50 (1 s window + queue position / rate limit + lookup), s", "hooks_ideal_p50_s"),
+        ("  p50 / ideal", "hooks_alert_p50_ratio"),
         ("webhook -> alert posted p99, s", "hooks_alert_p99_s"),
+        ("  ideal p99, s", "hooks_ideal_p99_s"),
+        ("  p99 / ideal", "hooks_alert_p99_ratio"),
         ("webhook -> alert posted max, s", "hooks_alert_max_s"),
         ("alerts lost", "hooks_lost"),
         ("duplicate alerts", "hooks_duplicates"),
@@ -673,6 +690,31 @@ RATE_TABLE = Table(
         ("total rate / limit", "rate_share_of_limit"),
         ("429s from the sandbox's flood limit", "rate_429s"),
     ),
+)
+
+
+CPU_LABELS = {
+    "small": "lookup, small customer (35 %)",
+    "big": "lookup, 5,000 users (5 %)",
+    "page": "page press, 5,000 users (5 %)",
+    "help": "help (10 %)",
+    "bad": "bad input (15 %)",
+    "mention": "mention in a thread (30 %)",
+}
+CPU_TABLE = Table(
+    columns=("baseline", "HEAD", "HEAD/base"),
+    rows=(
+        ("mixed load", ("cpu_base_s_per_1k", "cpu_head_s_per_1k", "cpu_ratio")),
+        *(
+            (
+                f"  alone: {CPU_LABELS[kind]}",
+                (f"cpu_base_{kind}_s_per_1k", f"cpu_head_{kind}_s_per_1k", f"cpu_{kind}_ratio"),
+            )
+            for kind in KINDS
+        ),
+        ("requests failed or unanswered", ("cpu_base_failed", "cpu_head_failed", None)),
+    ),
+    singles=(("requests in the mixed load", "cpu_requests"),),
 )
 
 
@@ -762,6 +804,14 @@ SCENARIOS: tuple[Scenario, ...] = (
         management_api,
         MANAGEMENT_TABLE,
         worst=frozenset({"mgmt_failed", "mgmt_hung_summary_max_ms", "mgmt_hung_reverse_max_ms"}),
+    ),
+    Scenario(
+        "cpu",
+        "CPU budget, bot CPU s per 1,000 requests (mixed load, concurrency 20; the baseline"
+        " commit measured in the same run)",
+        cpu_budget,
+        CPU_TABLE,
+        worst=frozenset({"cpu_base_failed", "cpu_head_failed"}),
     ),
     Scenario(
         "webhooks",

@@ -35,7 +35,9 @@ from bot.demo.slack_requests import (
 )
 from bot.rendering.blocks import button_value
 
-SOAK_RSS_GROWTH_LIMIT_MB = 20.0
+SOAK_RSS_GROWTH_LIMIT_MB = 15.0
+SOAK_SECOND_HALF_LIMIT_MB = 5.0  # growth that goes on after the first half is a leak
+DEFAULT_COUNT = 3_000
 WARM_UP = 500
 DELIVERY_TIMEOUT_S = 120.0
 
@@ -48,6 +50,7 @@ class SoakResult:
     lost_replies: int = 0
     duplicate_posts: int = 0
     rss_after_warm_up_mb: float = 0.0
+    rss_half_mb: float = 0.0
     rss_end_mb: float = 0.0
     fds_after_warm_up: int = 0
     fds_end: int = 0
@@ -62,6 +65,10 @@ class SoakResult:
     def rss_growth_mb(self) -> float:
         return self.rss_end_mb - self.rss_after_warm_up_mb
 
+    @property
+    def rss_second_half_growth_mb(self) -> float:
+        return self.rss_end_mb - self.rss_half_mb
+
     def passed(self) -> bool:
         return (
             self.server_errors == 0
@@ -69,6 +76,7 @@ class SoakResult:
             and self.lost_replies == 0
             and self.duplicate_posts == 0
             and self.rss_growth_mb <= SOAK_RSS_GROWTH_LIMIT_MB
+            and self.rss_second_half_growth_mb <= SOAK_SECOND_HALF_LIMIT_MB
             and self.fds_end <= self.fds_after_warm_up + 10
         )
 
@@ -200,8 +208,12 @@ async def soak(count: int, concurrency: int) -> SoakResult:
             result.rss_after_warm_up_mb = bot.memory().rss_mb
             result.fds_after_warm_up = _open_fds(bot.pid)
             requests = build_requests(count, bench.receiver, run)
+            half = len(requests) // 2
             started = time.monotonic()
-            await _drive(bench, bot, requests, concurrency, result)
+            await _drive(bench, bot, requests[:half], concurrency, result)
+            await _wait_for_replies(bench.receiver, requests[:half])
+            result.rss_half_mb = bot.memory().rss_mb
+            await _drive(bench, bot, requests[half:], concurrency, result)
             result.lost_replies, result.duplicate_posts = await _wait_for_replies(
                 bench.receiver, requests
             )
@@ -220,9 +232,10 @@ def report(result: SoakResult) -> str:
         f"  HTTP statuses: {dict(sorted(result.statuses.items()))}; 5xx: {result.server_errors};"
         f" transport errors: {result.transport_errors}",
         f"  lost replies: {result.lost_replies}; duplicate posts: {result.duplicate_posts}",
-        f"  RSS after warm-up {result.rss_after_warm_up_mb:.1f} MB, at the end "
-        f"{result.rss_end_mb:.1f} MB, growth {result.rss_growth_mb:+.1f} MB "
-        f"(limit {SOAK_RSS_GROWTH_LIMIT_MB:.0f})",
+        f"  RSS after warm-up {result.rss_after_warm_up_mb:.1f} MB, half-way "
+        f"{result.rss_half_mb:.1f} MB, at the end {result.rss_end_mb:.1f} MB: growth "
+        f"{result.rss_growth_mb:+.1f} MB (limit {SOAK_RSS_GROWTH_LIMIT_MB:.0f}), in the second "
+        f"half {result.rss_second_half_growth_mb:+.1f} MB (limit {SOAK_SECOND_HALF_LIMIT_MB:.0f})",
         f"  open file descriptors: {result.fds_after_warm_up} after warm-up, {result.fds_end} "
         "at the end",
         f"  event de-duplication rows: {result.dedupe_rows:,} (kept one hour, then purged)",
@@ -233,7 +246,7 @@ def report(result: SoakResult) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench soak", description=__doc__)
-    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -246,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "statuses": {str(k): v for k, v in result.statuses.items()},
             "server_errors": result.server_errors,
             "rss_growth_mb": result.rss_growth_mb,
+            "rss_second_half_growth_mb": result.rss_second_half_growth_mb,
             "passed": result.passed(),
         }
         args.out.write_text(json.dumps(figures, indent=2))

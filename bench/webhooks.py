@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import time
@@ -32,7 +33,7 @@ from bench.stats import percentile
 from bot.sandbox import seed
 from bot.store import Store, async_database_url
 from bot.store.tables import metadata
-from bot.webhooks.endpoint import WEBHOOK_PATH
+from bot.webhooks.endpoint import WAKE_DEBOUNCE, WEBHOOK_PATH
 from bot.webhooks.signature import sign
 
 Figures = dict[str, float]
@@ -183,7 +184,16 @@ async def webhook_alerts(bench: Bench) -> Figures:
             continue
         duplicates += len(alerts) - 1
         latencies.append(alerts[0].received_at - first_sent[email])
+    ideal = ideal_latencies(
+        list(first_sent.values()),
+        rate=float(env["LICENSESPRING_RATE_LIMIT"]),
+        lookup_s=plan.alert_latency_ms / 1000,
+    )
     return {
+        "hooks_ideal_p50_s": percentile(ideal, 50),
+        "hooks_ideal_p99_s": percentile(ideal, 99),
+        "hooks_alert_p50_ratio": percentile(latencies, 50) / percentile(ideal, 50),
+        "hooks_alert_p99_ratio": percentile(latencies, 99) / percentile(ideal, 99),
         "hooks_watches": float(count),
         "hooks_sent": float(len(events)),
         "hooks_refused": float(sum(1 for s in statuses if s >= 300)),
@@ -196,6 +206,20 @@ async def webhook_alerts(bench: Bench) -> Figures:
         "hooks_lookups": float(lookups),
         "hooks_worker_p50_s": percentile(in_worker, 50),
     }
+
+
+def ideal_latencies(first_sent: list[float], *, rate: float, lookup_s: float) -> list[float]:
+    """Webhook -> alert for each customer if the bot wasted nothing: its watch is due one
+    coalescing window after its first webhook; lookups then start in that order, no closer
+    than 1/rate apart (LICENSESPRING_RATE_LIMIT; the limiter's small burst is left out), and
+    each takes the sandbox's latency."""
+    latencies = []
+    previous_start = -math.inf
+    for sent in sorted(first_sent):
+        start = max(sent + WAKE_DEBOUNCE.total_seconds(), previous_start + 1 / rate)
+        previous_start = start
+        latencies.append(start + lookup_s - sent)
+    return latencies
 
 
 def _logged_seconds(log_text: str) -> list[float]:

@@ -8,20 +8,17 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.audit import Auditor
 from bot.config import ConfigError, Settings, load_settings
 from bot.emails import normalise_email
-from bot.export import users_csv
-from bot.licensespring.client import LicenseApiClient
-from bot.licensespring.errors import NOT_CONFIGURED
-from bot.licensespring.management import ManagementApiClient
 from bot.logs import configure_logging
-from bot.lookup import LookupService
-from bot.reverse import Found
-from bot.slack.core.grammar import InvalidRequest, parse_search
-from bot.textview import render_text, reverse_json, reverse_text, summary_json
-from bot.userlist import Selection, UserQuery
+
+if TYPE_CHECKING:
+    from bot.userlist import Selection
+
+# Each command imports what it runs, inside its branch: `serve` never loads the terminal
+# views, `sandbox` never loads the store, and neither pays for the other's start-up.
 
 EXIT_OK = 0
 EXIT_LOOKUP_FAILED = 1
@@ -101,6 +98,15 @@ async def run_lookup(
     search: str | None = None,
     csv_path: str | None = None,
 ) -> int:
+    from bot.audit import Auditor
+    from bot.licensespring.client import LicenseApiClient
+    from bot.licensespring.errors import NOT_CONFIGURED
+    from bot.licensespring.management import ManagementApiClient
+    from bot.lookup import LookupService
+    from bot.reverse import Found
+    from bot.textview import render_text, reverse_json, reverse_text, summary_json
+    from bot.userlist import UserQuery
+
     async with (
         LicenseApiClient.from_settings(settings) as client,
         ManagementApiClient.from_settings(settings) as management,
@@ -151,6 +157,8 @@ async def run_lookup(
 
 
 def write_csv(selection: Selection, path: str) -> int:
+    from bot.export import users_csv
+
     content = users_csv(selection.users)
     if path == "-":
         sys.stdout.flush()
@@ -238,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets=settings.secret_values(),
     )
     if args.command == "lookup":
+        from bot.slack.core.grammar import InvalidRequest, parse_search
+
         email = normalise_email(args.email)
         if email is None:
             return fail(f"not an e-mail address: {args.email!r} (expected e.g. ada@example.com)")

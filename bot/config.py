@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     default_product: str | None = None
     # Bounds exist only where a value outside them is unsafe or meaningless (see RULES).
     licensespring_cache_ttl: float = Field(default=30.0, ge=0)
+    # Bound on the answer cache's estimated memory, beside its entry count.
+    licensespring_cache_max_mb: float = Field(default=64.0, gt=0)
     licensespring_connect_timeout: float = Field(default=5.0, gt=0)
     licensespring_read_timeout: float = Field(default=10.0, gt=0)
     licensespring_max_retries: int = Field(default=2, ge=0)
@@ -67,6 +69,9 @@ class Settings(BaseSettings):
     alert_poll_interval: int = Field(default=900, ge=1)
     # After a webhook-woken check, further webhooks for that watch wait this long (0: not at all).
     alert_coalesce_seconds: float = Field(default=10.0, ge=0)
+    # Retention, purged by the worker: the audit log holds customer e-mails (privacy).
+    audit_retention_days: int = Field(default=365, ge=1)
+    alert_history_days: int = Field(default=90, ge=1)
     allowed_user_ids: CommaList = Field(default_factory=list)
     allowed_usergroup_ids: CommaList = Field(default_factory=list)
     allowed_channel_ids: CommaList = Field(default_factory=list)
@@ -199,6 +204,9 @@ RULES: dict[str, str] = {
     "lookup_deadline": "seconds, a number greater than 0",
     "alert_poll_interval": "a whole number of seconds, at least 1",
     "alert_coalesce_seconds": "a number of seconds, 0 or more",
+    "licensespring_cache_max_mb": "megabytes, a number greater than 0",
+    "audit_retention_days": "a whole number of days, at least 1",
+    "alert_history_days": "a whole number of days, at least 1",
     "port": "a whole number from 1 to 65535",
     "log_format": "console or json",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from bot.alerts.poller import Poller, PollerOptions, default_owner
+from bot.alerts.retention import Retention, RetentionPolicy
 from bot.config import ConfigError, Settings
 from bot.licensespring.client import LicenseApiClient
 from bot.licensespring.management import ManagementApiClient
@@ -36,6 +37,7 @@ log = structlog.get_logger("runtime")
 
 # In-flight lookups get this long to deliver their replies after SIGTERM.
 DRAIN_TIMEOUT_S = 15.0
+SLACK_CONNECTIONS = 20
 
 
 def require(settings: Settings, *names: str) -> None:
@@ -84,6 +86,8 @@ class Runtime:
             management=self.management,
         )
         self.tasks.spawn(poller.run_forever(self.poller_stop), name="alert_poller")
+        retention = build_retention(self.settings, self.store)
+        self.tasks.spawn(retention.run_forever(self.poller_stop), name="retention")
 
 
 def build_poller(
@@ -113,6 +117,10 @@ def build_poller(
 def build_management_client(settings: Settings) -> ManagementApiClient | None:
     """The Management API client, only when a management key is set."""
     return ManagementApiClient.from_settings(settings) if settings.has_management_key else None
+
+
+def build_retention(settings: Settings, store: Store) -> Retention:
+    return Retention(store, RetentionPolicy.from_settings(settings), default_owner())
 
 
 def build_licensespring_client(settings: Settings, store: Store) -> LicenseApiClient:
@@ -152,12 +160,17 @@ async def start_runtime(
     management = build_management_client(settings)
     tasks = TaskTracker()
     metrics = Metrics(licensespring)
-    http_session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    http_session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10),
+        # Pooled connections to Slack (Web API, response_url): bounded, so a burst of replies
+        # queues for a connection instead of holding a socket each for the keep-alive time.
+        connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS),
+    )
     app = create_app(
         settings,
         licensespring=licensespring,
         store=store,
-        web_client=web_client or build_web_client(settings),
+        web_client=web_client or build_web_client(settings, session=http_session),
         tasks=tasks,
         metrics=metrics,
         http_session=http_session,
@@ -274,9 +287,12 @@ async def _worker_main(settings: Settings) -> None:
         metrics=Metrics(licensespring),  # counted for the log's sake; no endpoint here
         management=management,
     )
+    retention = asyncio.create_task(build_retention(settings, store).run_forever(stop))
     try:
         await poller.run_forever(stop)
     finally:
+        stop.set()
+        await retention
         await licensespring.aclose()
         if management is not None:
             await management.aclose()

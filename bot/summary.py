@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
 
+from bot.gcpause import gc_paused
 from bot.licensespring.models import Customer, CustomerLicenseUsers, LicenseUser
 
 
@@ -84,51 +87,81 @@ class Summary:
 
 
 def summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
+    if len(answer.users) >= _PAUSE_GC_FROM_USERS:
+        with gc_paused():
+            return _summarise(product, answer)
+    return _summarise(product, answer)
+
+
+_PAUSE_GC_FROM_USERS = 1_000
+
+
+def _summarise(product: str, answer: CustomerLicenseUsers) -> Summary:
     # One sort (by e-mail), then one pass that counts and drops each user into its concern's
-    # bucket: the buckets, in order, are the problems-first list. With 50,000 users a second
-    # sort, per-user tuples or a property call per user cost more than all the counting.
-    buckets: tuple[list[LicenseUser], ...] = ([], [], [], [])
-    active = used = maximum = without_max = 0
+    # list: the lists, in order, are the problems-first list. With 50,000 users a second
+    # sort, per-user tuples, an enum index or a property call per user cost more than all the
+    # counting, so the loop keeps to locals and bound `append`s.
+    at_limit: list[LicenseUser] = []
+    initial: list[LicenseUser] = []
+    active_users: list[LicenseUser] = []
+    inactive_users: list[LicenseUser] = []
+    at_limit_initial: list[LicenseUser] = []
+    inactive_initial: list[LicenseUser] = []
+    add_at_limit, add_initial = at_limit.append, initial.append
+    add_active, add_inactive = active_users.append, inactive_users.append
+    used = maximum = without_max = 0
     active_used = active_maximum = active_without_max = 0
-    inactive_initial = inactive_full = 0
-    for user in sorted(answer.users, key=_email_key):
+    inactive_full = 0
+    for user in _by_email(answer.users):
         activations = user.total_activations or 0
-        user_max = user.max_activations
-        known_max = user_max if user_max is not None and user_max > 0 else 0
+        known_max = user.max_activations or 0
+        if known_max < 0:
+            known_max = 0
         used += activations
         maximum += known_max
-        without_max += not known_max
+        if not known_max:
+            without_max += 1
         if user.is_active:
-            active += 1
             active_used += activations
             active_maximum += known_max
-            active_without_max += not known_max
+            if not known_max:
+                active_without_max += 1
             if known_max and activations >= known_max:
-                buckets[Concern.AT_LIMIT].append(user)
+                add_at_limit(user)
+                if user.is_initial_password:
+                    at_limit_initial.append(user)
             elif user.is_initial_password:
-                buckets[Concern.INITIAL_PASSWORD].append(user)
+                add_initial(user)
             else:
-                buckets[Concern.ACTIVE].append(user)
+                add_active(user)
         else:
-            inactive_initial += user.is_initial_password
-            inactive_full += bool(known_max) and activations >= known_max
-            buckets[Concern.INACTIVE].append(user)
-    ordered = tuple(user for bucket in buckets for user in bucket)
+            if user.is_initial_password:
+                inactive_initial.append(user)
+            if known_max and activations >= known_max:
+                inactive_full += 1
+            add_inactive(user)
+    ordered = (*at_limit, *initial, *active_users, *inactive_users)
+    active = len(ordered) - len(inactive_users)
     return Summary(
         product=product,
         customer=answer.customer,
         users=ordered,
         total=len(ordered),
         active=active,
-        inactive=len(ordered) - active,
+        inactive=len(inactive_users),
         activations=Activations(used, maximum, without_max),
         active_activations=Activations(active_used, active_maximum, active_without_max),
-        at_limit=tuple(buckets[Concern.AT_LIMIT]),
-        on_initial_password=tuple(u for u in ordered if u.is_initial_password),
-        inactive_on_initial_password=inactive_initial,
+        at_limit=tuple(at_limit),
+        on_initial_password=(*at_limit_initial, *initial, *inactive_initial),
+        inactive_on_initial_password=len(inactive_initial),
         inactive_at_limit=inactive_full,
     )
 
 
-def _email_key(user: LicenseUser) -> str:
-    return user.email.casefold()
+def _by_email(users: Sequence[LicenseUser]) -> list[LicenseUser]:
+    """Users sorted by case-folded e-mail (stable): the keys are computed by C-level maps."""
+    keys = list(map(str.casefold, map(_EMAIL, users)))
+    return list(map(users.__getitem__, sorted(range(len(users)), key=keys.__getitem__)))
+
+
+_EMAIL = attrgetter("email")

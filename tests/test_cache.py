@@ -87,3 +87,29 @@ def test_ttl_cache_drops_expired_entries_on_put_even_if_never_read(
         now[0] += 1.0
     assert len(cache) <= 31  # only the last 30 s of answers
     assert cache.get("customer-99") == 99
+
+
+def test_ttl_cache_is_bounded_by_bytes_too() -> None:
+    cache: TTLCache[str, str] = TTLCache(ttl=60, max_entries=100, max_bytes=100)
+    cache.put("a", "A", size=40)
+    cache.put("b", "B", size=40)
+    assert cache.get("a") == "A"  # now b is the least recently used
+    cache.put("c", "C", size=40)  # 120 bytes > 100: b goes
+    assert (cache.get("b"), cache.get("a"), cache.get("c")) == (None, "A", "C")
+    assert cache.bytes == 80
+    cache.put("a", "A2", size=10)  # replacing an entry counts its new size only
+    assert cache.bytes == 50
+    cache.put("huge", "H", size=101)  # larger than the whole budget: not kept, nothing evicted
+    assert cache.get("huge") is None
+    assert (len(cache), cache.bytes) == (2, 50)
+
+
+def test_expired_entries_give_their_bytes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    cache: TTLCache[str, int] = TTLCache(ttl=10, max_bytes=100)
+    cache.put("a", 1, size=70)
+    now[0] += 10
+    assert cache.get("a") is None
+    cache.put("b", 2, size=70)  # fits: a's 70 bytes were given back
+    assert cache.get("b") == 2 and cache.bytes == 70

@@ -509,3 +509,20 @@ async def test_sandbox_flood_limit_answers_429_and_client_retries(
     assert sandbox.rate_limited > 0
     assert 1.0 in sleeps.delays  # Retry-After: 1 honoured
     assert all(isinstance(o, LicenseApiError) for o in outcomes)
+
+
+async def test_cache_is_bounded_by_the_answers_sizes(
+    make_client: ClientFactory, sandbox: SandboxState
+) -> None:
+    """LICENSESPRING_CACHE_MAX_MB: the 5,000-user answer (about 1.4 MB) fits in 2 MB beside a
+    small one, and is not kept in 1 MB (the small ones still are)."""
+    roomy = make_client(licensespring_cache_max_mb=2)
+    for _ in range(2):
+        await roomy.customer_license_users("acme-desktop", seed.BIG)
+        await roomy.customer_license_users("acme-desktop", seed.TYPICAL)
+    assert sandbox.lookups == 2
+    tight = make_client(licensespring_cache_max_mb=1)
+    for _ in range(2):
+        await tight.customer_license_users("acme-desktop", seed.BIG)
+        await tight.customer_license_users("acme-desktop", seed.TYPICAL)
+    assert sandbox.lookups == 2 + 3  # the big answer twice, the small one once

@@ -33,6 +33,7 @@ BOT_TABLES = {
     "webhook_events",
     "rate_buckets",
     "rate_bucket_clients",
+    "housekeeping",
 }
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -471,7 +472,7 @@ async def test_a_version_1_database_is_upgraded_for_webhooks(store_url: str) -> 
     upgraded = await Store.open(store_url)
     try:
         versions, tables = await schema_state_of(upgraded)
-        assert versions == [1, 2, 3, 4]
+        assert versions == [1, 2, 3, 4, 5]
         assert tables == BOT_TABLES
         [watch] = await upgraded.watches.all()
         assert (watch.customer_email, watch.wake_at, watch.keys_digest) == ("a@b.c", None, None)

@@ -13,36 +13,51 @@ V = TypeVar("V")
 
 
 class TTLCache(Generic[K, V]):
-    """Entries live `ttl` seconds; the least recently used go first beyond `max_entries`."""
+    """Entries live `ttl` seconds; the least recently used go first beyond `max_entries` or,
+    when `max_bytes` is set, beyond that many bytes (each entry's `size`, given by the caller:
+    an estimate is enough). An entry larger than `max_bytes` on its own is not kept."""
 
-    def __init__(self, ttl: float, max_entries: int = 256) -> None:
+    def __init__(self, ttl: float, max_entries: int = 256, max_bytes: int | None = None) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[K, tuple[float, V, int]] = OrderedDict()
+        self._bytes = 0
 
     @property
     def enabled(self) -> bool:
         return self.ttl > 0
 
+    @property
+    def bytes(self) -> int:
+        """The sizes of the entries held, summed (expired ones included until dropped)."""
+        return self._bytes
+
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        expires_at, value = entry
+        expires_at, value, _ = entry
         if time.monotonic() >= expires_at:
-            del self._entries[key]
+            self._drop(key)
             return None
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, size: int = 0) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
-        self._entries[key] = (now + self.ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        self._drop(key)
+        if self.max_bytes is not None and size > self.max_bytes:
+            return
+        self._entries[key] = (now + self.ttl, value, size)
+        self._bytes += size
+        while len(self._entries) > self.max_entries or (
+            self.max_bytes is not None and self._bytes > self.max_bytes
+        ):
+            _, (_, _, dropped) = self._entries.popitem(last=False)
+            self._bytes -= dropped
         # Expired entries go too, not only when read: a writer that never reads (the alert
         # poller's fresh lookups) would otherwise hold up to `max_entries` stale answers.
         # From the least recently used end, up to the first live one (cheap on every put).
@@ -50,10 +65,16 @@ class TTLCache(Generic[K, V]):
             oldest = next(iter(self._entries))
             if self._entries[oldest][0] > now:
                 break
-            del self._entries[oldest]
+            self._drop(oldest)
+
+    def _drop(self, key: K) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)

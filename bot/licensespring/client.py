@@ -50,6 +50,7 @@ class ClientOptions:
     max_retries: int = 2
     rate_limit: float = 20.0
     cache_ttl: float = 30.0
+    cache_max_mb: float = 64.0  # the cached answers' body sizes, summed
     total_timeout: float = 30.0  # no lookup, retries included, runs longer than this
     backoff_base: float = 0.25
     backoff_max: float = 8.0
@@ -65,6 +66,7 @@ class ClientOptions:
             max_retries=settings.licensespring_max_retries,
             rate_limit=settings.licensespring_rate_limit,
             cache_ttl=settings.licensespring_cache_ttl,
+            cache_max_mb=settings.licensespring_cache_max_mb,
         )
 
 
@@ -87,6 +89,7 @@ class Lookup:
     # Wall-clock time the answering request was sent (after any rate-limit wait): the answer
     # reflects every change made before it. 0.0 when unknown (a cache hit).
     sent_at: float = 0.0
+    body_bytes: int = 0  # the answer's body size (0 for a cache hit): what the cache counts
 
 
 def _retry_after_seconds(response: httpx.Response) -> float | None:
@@ -138,7 +141,9 @@ class LicenseApiClient:
         self.options = options
         self.limiter = limiter or RateLimiter(options.rate_limit)
         self._sleep = sleep
-        self._cache: TTLCache[tuple[str, str], CustomerLicenseUsers] = TTLCache(options.cache_ttl)
+        self._cache: TTLCache[tuple[str, str], CustomerLicenseUsers] = TTLCache(
+            options.cache_ttl, max_bytes=int(options.cache_max_mb * 2**20)
+        )
         self._flights: SingleFlight[tuple[str, str], Lookup] = SingleFlight()
         self.stats = ClientStats()
 
@@ -211,7 +216,7 @@ class LicenseApiClient:
                 )
         except TimeoutError:
             raise self._timed_out(budget) from None
-        self._cache.put(key, result.answer)
+        self._cache.put(key, result.answer, result.body_bytes)
         return result
 
     async def _fetch(self, product: str, customer: str, deadline: float, budget: float) -> Lookup:
@@ -239,9 +244,9 @@ class LicenseApiClient:
             await self.limiter.acquire()
             sent_at = time.time()
             try:
-                answer = await self._request_once(product, customer)
+                answer, size = await self._request_once(product, customer)
                 elapsed_ms = (time.monotonic() - started) * 1000
-                return Lookup(answer, elapsed_ms, cached=False, sent_at=sent_at)
+                return Lookup(answer, elapsed_ms, cached=False, sent_at=sent_at, body_bytes=size)
             except _Retryable as retryable:
                 error, delay = retryable.error, retryable.delay
                 if error.code in OAUTH_REFRESH_CODES:
@@ -280,7 +285,8 @@ class LicenseApiClient:
         counts = self.stats.errors_by_code
         counts[error.code] = counts.get(error.code, 0) + 1
 
-    async def _request_once(self, product: str, customer: str) -> CustomerLicenseUsers:
+    async def _request_once(self, product: str, customer: str) -> tuple[CustomerLicenseUsers, int]:
+        """The parsed answer and its body's size in bytes."""
         assert self._auth is not None
         headers = await self._auth.headers()  # fresh Date on every attempt
         headers["Accept"] = "application/json"
@@ -308,9 +314,9 @@ class LicenseApiClient:
         if response.status_code == 200:
             try:
                 if len(body) < _PARSE_OFF_LOOP_BYTES:
-                    return parse_customer_license_users(body)
+                    return parse_customer_license_users(body), len(body)
                 # Big answers take 10-200 ms to parse: let the event loop keep acking meanwhile.
-                return await asyncio.to_thread(parse_customer_license_users, body)
+                return await asyncio.to_thread(parse_customer_license_users, body), len(body)
             except MalformedBody as exc:
                 raise LicenseApiError(200, UNEXPECTED_RESPONSE, str(exc)) from None
         error = _error_from_response(response, body)

@@ -12,9 +12,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot.gcpause import gc_paused
+
 M = TypeVar("M", bound=BaseModel)
 
 _CREDENTIAL_FIELDS = frozenset({"initial_password", "password"})
+_PAUSE_GC_FROM_BYTES = 256 * 1024  # about 800 users
 
 
 class _Lenient(BaseModel):
@@ -97,7 +100,11 @@ def parse_customer_license_users(body: bytes | str) -> CustomerLicenseUsers:
     """Parse an answer body; raise MalformedBody when it is not one."""
     try:
         # Fast path: a well-formed body validates natively without Python per-field hooks.
-        answer = _Answer.model_validate_json(body)
+        if len(body) >= _PAUSE_GC_FROM_BYTES:
+            with gc_paused():
+                answer = _Answer.model_validate_json(body)
+        else:
+            answer = _Answer.model_validate_json(body)
         return CustomerLicenseUsers(customer=answer.customer, users=answer.users)
     except ValidationError:
         pass

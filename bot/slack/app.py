@@ -70,7 +70,11 @@ class _UnsentOnlyRetryHandler(AsyncConnectionErrorRetryHandler):
         )
 
 
-def build_web_client(settings: Settings) -> AsyncWebClient:
+def build_web_client(
+    settings: Settings, *, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """The Web API client; with `session`, every call reuses its pooled connections instead
+    of opening (and closing) a session and a TCP connection per call."""
     base_url = (
         settings.slack_api_url
         if settings.slack_api_url.endswith("/")
@@ -81,6 +85,7 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
         token=token,
         base_url=base_url,
         timeout=10,
+        session=session,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             _UnsentOnlyRetryHandler(max_retry_count=2),

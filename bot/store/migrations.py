@@ -83,12 +83,17 @@ def _both_version_2s(conn: Connection) -> None:
     _webhooks(conn)
 
 
+def _housekeeping(conn: Connection) -> None:
+    """Version 5: the housekeeping table (retention purges; created by create_all)."""
+
+
 # (version, upgrade) in ascending order; the last version is the schema's current one.
 STEPS: Final[list[tuple[int, Step]]] = [
     (1, _baseline),
     (2, _audit_by_user),
     (3, _webhooks),
     (4, _both_version_2s),
+    (5, _housekeeping),
 ]
 SCHEMA_VERSION: Final = STEPS[-1][0]
 

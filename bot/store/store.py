@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -19,8 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.database_url import async_database_url, redact_url
+from bot.store.groupcommit import GroupCommit
 from bot.store.migrations import SQLITE_READ_ONLY, configure_sqlite_engine
 from bot.store.migrations import migrate as run_migrations
+from bot.store.retention import RetentionRepository
 from bot.store.tables import audit_log, processed_events
 from bot.store.watches import WatchRepository
 from bot.store.webhooks import WebhookRepository
@@ -58,6 +61,7 @@ class AuditEntry:
 
 
 _AUDIT_FIELDS = tuple(field.name for field in dataclasses.fields(AuditEntry))
+_AUDIT_INSERT = sa.insert(audit_log)
 
 
 class Store:
@@ -71,14 +75,21 @@ class Store:
         self._closed = False
         self.watches = WatchRepository(engine, self._reader)
         self.webhooks = WebhookRepository(engine)
+        self.retention = RetentionRepository(engine)
         self.ping_timeout: float = PING_TIMEOUT
+        self._audit_writes: GroupCommit[AuditEntry, None] = GroupCommit(self._insert_audit)
+        self._event_claims: GroupCommit[tuple[str, datetime], bool] = GroupCommit(
+            self._insert_events
+        )
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
         """Connect to DATABASE_URL `url` (any accepted form) and, by default, migrate."""
         async_url = async_database_url(url)
         if async_url.startswith("sqlite"):
-            engine = create_async_engine(async_url, pool_pre_ping=True)
+            # No pre-ping: a local file does not drop connections, and the ping is one more
+            # round trip to the driver's thread for every transaction.
+            engine = create_async_engine(async_url)
             configure_sqlite_engine(engine)
         else:
             engine = create_async_engine(async_url, pool_pre_ping=True, **_POSTGRES_ENGINE_OPTIONS)
@@ -120,17 +131,30 @@ class Store:
     # Slack event de-duplication
 
     async def claim_event(self, event_id: str, *, now: datetime | None = None) -> bool:
-        """True only for the first claim of `event_id`, across tasks and processes."""
+        """True only for the first claim of `event_id`, across tasks and processes.
+
+        Concurrent claims share one INSERT (and transaction); each gets its own answer.
+        """
         self._check_open()
-        values = {"event_id": event_id, "received_at": now or _utc_now()}
-        stmt: sa.Insert
-        if self.dialect == "postgresql":
-            stmt = postgresql.insert(processed_events).values(values).on_conflict_do_nothing()
-        else:
-            stmt = sqlite.insert(processed_events).values(values).on_conflict_do_nothing()
+        return await self._event_claims.add((event_id, now or _utc_now()))
+
+    async def _insert_events(self, claims: Sequence[tuple[str, datetime]]) -> list[bool]:
+        rows = [{"event_id": event_id, "received_at": at} for event_id, at in claims]
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(processed_events)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
         async with self._engine.begin() as conn:
-            result = await conn.execute(stmt.returning(processed_events.c.event_id))
-            return result.first() is not None
+            inserted = set((await conn.execute(stmt)).scalars())
+        # The same id twice in one batch (a retry racing its original): only the first wins.
+        answers = []
+        for event_id, _ in claims:
+            answers.append(event_id in inserted)
+            inserted.discard(event_id)
+        return answers
 
     async def purge_events(
         self, older_than: timedelta = timedelta(hours=1), *, now: datetime | None = None
@@ -152,9 +176,15 @@ class Store:
     # Audit log
 
     async def record_audit(self, entry: AuditEntry) -> None:
+        """Store `entry`; concurrent calls share one transaction (returns once committed)."""
         self._check_open()
+        await self._audit_writes.add(entry)
+
+    async def _insert_audit(self, entries: Sequence[AuditEntry]) -> list[None]:
+        rows = [{name: getattr(entry, name) for name in _AUDIT_FIELDS} for entry in entries]
         async with self._engine.begin() as conn:
-            await conn.execute(sa.insert(audit_log).values(**dataclasses.asdict(entry)))
+            await conn.execute(_AUDIT_INSERT, rows)
+        return [None] * len(entries)
 
     async def audit_entries(
         self, *, since: datetime | None = None, limit: int = 10_000

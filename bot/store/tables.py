@@ -183,6 +183,17 @@ sent_alerts = sa.Table(
     sa.Index(None, "status"),
 )
 
+# Periodic jobs run by one worker at a time (retention purges): a lease like a watch's, and
+# when the job last finished, so every worker agrees on when it is next due.
+housekeeping = sa.Table(
+    "housekeeping",
+    metadata,
+    sa.Column("job", sa.Text, primary_key=True),
+    sa.Column("lease_owner", sa.Text, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("last_run_at", UTCDateTime, nullable=True),
+)
+
 schema_version = sa.Table(
     "schema_version",
     metadata,
