@@ -103,6 +103,12 @@ TARGETS: tuple[Target, ...] = (
         "==",
         1,
     ),
+    Target(
+        "poll of 50,000 users: event loop never stalls >= 250 ms (ms, 2nd check)",
+        "huge_poll_second_stall_ms",
+        "<",
+        250,
+    ),
     Target("start-up <= 1.5 x the floor's (bot/floor)", "startup_ratio", "<=", 1.5),
     Target(
         "license user's e-mail: bot adds <= 15 ms p50 over its 2 extra requests",

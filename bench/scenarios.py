@@ -598,6 +598,82 @@ async def alert_polling(bench: Bench) -> Figures:
     }
 
 
+async def _loop_stalls(work: Awaitable[Any], tick_s: float = 0.002) -> tuple[Any, float]:
+    """Run `work` while a ticker measures the longest the event loop went without turning:
+    how long an ack arriving meanwhile would have waited on the loop."""
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(tick_s)
+            now = time.perf_counter()
+            worst = max(worst, now - last - tick_s)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        result = await work
+    finally:
+        done.set()
+        await ticking
+    return result, worst * 1000
+
+
+async def poll_of_a_huge_customer(bench: Bench) -> Figures:
+    """One poller check of a watch on the 50,000-user customer, in this process, as in
+    `serve --with-worker` (the poller shares the loop with every ack): the longest the event
+    loop stalled meanwhile, for the baseline check (no snapshot yet) and a second one."""
+    await bench.reset_sandbox(latency_ms=0)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        licensespring_api_url=bench.sandbox.url,
+        licensespring_api_key=seed.SANDBOX_API_KEY,
+        licensespring_shared_key=seed.SANDBOX_SHARED_KEY,
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=bench.receiver.api_url,
+    )
+    store = await Store.open(f"sqlite:///{bench.workdir / f'huge-{uuid.uuid4().hex}.db'}")
+    client = LicenseApiClient.from_settings(settings)
+    figures: Figures = {}
+    try:
+        now = datetime.now(UTC)
+        watch, _ = await store.watches.add(
+            product=PRODUCT,
+            customer_email=seed.HUGE,
+            channel_id="CBENCHHUGE",
+            threshold_pct=90,
+            created_by="UBENCH",
+            now=now,
+        )
+        await store.watches.snooze(watch.id, now + timedelta(days=1))
+        poller = Poller(store, client, build_web_client(settings), PollerOptions(interval_s=0.01))
+        for label in ("first", "second"):
+            started = time.perf_counter()
+            stats, stall_ms = await _loop_stalls(poller.run_cycle())
+            figures[f"huge_poll_{label}_s"] = time.perf_counter() - started
+            figures[f"huge_poll_{label}_stall_ms"] = stall_ms
+            figures["huge_poll_failed"] = figures.get("huge_poll_failed", 0.0) + stats.failed
+            await asyncio.sleep(0.05)  # due again
+    finally:
+        await client.aclose()
+        await store.close()
+    return figures
+
+
+HUGE_POLL_TABLE = Table(
+    singles=(
+        ("first check (baseline), s", "huge_poll_first_s"),
+        ("  longest event-loop stall, ms", "huge_poll_first_stall_ms"),
+        ("second check, s", "huge_poll_second_s"),
+        ("  longest event-loop stall, ms", "huge_poll_second_stall_ms"),
+        ("failed checks", "huge_poll_failed"),
+    ),
+)
+
+
 ALERTS_TABLE = Table(
     singles=(
         ("watches", "alerts_watches"),
@@ -796,6 +872,13 @@ SCENARIOS: tuple[Scenario, ...] = (
         alert_polling,
         ALERTS_TABLE,
         worst=frozenset({"alerts_429s", "alerts_failed"}),
+    ),
+    Scenario(
+        "huge_poll",
+        "A poll of the 50,000-user customer beside acks (the poller in this process)",
+        poll_of_a_huge_customer,
+        HUGE_POLL_TABLE,
+        worst=frozenset({"huge_poll_first_stall_ms", "huge_poll_second_stall_ms"}),
     ),
     Scenario("startup", "Start-up", startup, STARTUP_TABLE),
     Scenario(
