@@ -104,10 +104,10 @@ TARGETS: tuple[Target, ...] = (
         1,
     ),
     Target(
-        "poll of 50,000 users: event loop never stalls >= 250 ms (ms, 2nd check)",
+        "poll of 50,000 users: longest event-loop stall < 500 ms (ms, 2nd check)",
         "huge_poll_second_stall_ms",
         "<",
-        250,
+        500,
     ),
     Target("start-up <= 1.5 x the floor's (bot/floor)", "startup_ratio", "<=", 1.5),
     Target(
