@@ -631,3 +631,25 @@ async def test_a_store_outage_is_logged_once_with_a_count(make_poller: PollerFac
     events = [entry for entry in logs if entry["event"].startswith("poll_cycle_")]
     assert [entry["event"] for entry in events] == ["poll_cycle_failed", "poll_cycle_recovered"]
     assert events[1]["failed_cycles"] == 6
+
+
+async def test_the_per_channel_pacing_state_stays_bounded(
+    make_poller: PollerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker posting into ever new channels forgets the idle ones past the bound."""
+    from bot.alerts import poller as poller_module
+    from bot.store.watches import OutboxAlert
+
+    monkeypatch.setattr(poller_module, "MAX_PACED_CHANNELS", 5)
+    poller = await make_poller(Clock())
+    for index in range(20):
+        alert = OutboxAlert(
+            watch_id=1,
+            alert_key=f"k{index}",
+            channel_id=f"CPACE{index}",
+            payload={"text": "x", "blocks": []},
+            attempts=0,
+        )
+        await poller._post(alert)
+    assert len(poller._channel_next_post) <= 6
+    assert len(poller._channel_locks) <= 6

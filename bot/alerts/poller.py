@@ -107,6 +107,10 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{secrets.token_hex(4)}"
 
 
+MAX_PACED_CHANNELS = 1_000
+"""Channels whose posting pace the poller remembers before it forgets the idle ones."""
+
+
 class Poller:
     def __init__(
         self,
@@ -447,7 +451,21 @@ class Poller:
                     time.monotonic() + self.options.channel_spacing_s
                 )
         log.info("alert_posted", watch_id=alert.watch_id, key=alert.alert_key)
+        self._forget_idle_channels()
         return str(response.get("ts", ""))
+
+    def _forget_idle_channels(self) -> None:
+        """Keep the per-channel pacing state bounded: past `MAX_PACED_CHANNELS`, channels whose
+        spacing has run out and whose lock nobody holds are forgotten (pacing them again
+        starts from nothing, which is what their state said anyway)."""
+        if len(self._channel_next_post) <= MAX_PACED_CHANNELS:
+            return
+        now = time.monotonic()
+        for channel, next_post in list(self._channel_next_post.items()):
+            lock = self._channel_locks.get(channel)
+            if next_post <= now and (lock is None or not lock.locked()):
+                del self._channel_next_post[channel]
+                self._channel_locks.pop(channel, None)
 
     async def _delivery_failed(
         self, watch: Watch, alert: OutboxAlert, code: str, attempts: int
