@@ -164,6 +164,16 @@ def _unanswered(receiver: Any, requests: Sequence[Request]) -> int:
 # --- the baseline checkout -------------------------------------------------------------
 
 
+def has_commit(commit: str) -> bool:
+    """Whether `commit` is in this checkout's history (a shallow clone may not have it)."""
+    found = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{commit}^{{commit}}"],
+        capture_output=True,
+        check=False,
+    )
+    return found.returncode == 0
+
+
 def export_commit(commit: str, into: Path) -> Path:
     """The tree of `commit` (its `bot` package is what matters) under `into`; its path."""
     target = into / f"baseline-{commit}"

@@ -24,9 +24,10 @@ import httpx
 import sqlalchemy as sa
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench.cpu import KINDS, cpu_budget
+from bench.cpu import KINDS, cpu_budget, has_commit
 from bench.driver import EVENTS_PATH, Sample
 from bench.harness import (
+    BASELINE_COMMIT,
     BENCH_CUSTOMERS,
     BOT_RATE_LIMIT,
     BOT_TOKEN,
@@ -895,9 +896,10 @@ SCENARIOS: tuple[Scenario, ...] = (
         "cpu",
         "CPU budget, bot CPU s per 1,000 requests (mixed load, concurrency 20; the baseline"
         " commit measured in the same run)",
-        cpu_budget,
+        cpu_budget if has_commit(BASELINE_COMMIT) else None,
         CPU_TABLE,
         worst=frozenset({"cpu_base_failed", "cpu_head_failed"}),
+        unavailable=f"needs commit {BASELINE_COMMIT} in the git history (a full clone)",
     ),
     Scenario(
         "webhooks",
