@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # Bounds exist only where a value outside them is unsafe or meaningless (see RULES).
     licensespring_cache_ttl: float = Field(default=30.0, ge=0)
     # Bound on the answer cache's estimated memory, beside its entry count.
-    licensespring_cache_max_mb: float = Field(default=64.0, gt=0)
+    licensespring_cache_max_mb: float = Field(default=64.0, ge=0)
     licensespring_connect_timeout: float = Field(default=5.0, gt=0)
     licensespring_read_timeout: float = Field(default=10.0, gt=0)
     licensespring_max_retries: int = Field(default=2, ge=0)
@@ -204,7 +204,7 @@ RULES: dict[str, str] = {
     "lookup_deadline": "seconds, a number greater than 0",
     "alert_poll_interval": "a whole number of seconds, at least 1",
     "alert_coalesce_seconds": "a number of seconds, 0 or more",
-    "licensespring_cache_max_mb": "megabytes, a number greater than 0",
+    "licensespring_cache_max_mb": "megabytes, 0 or more",
     "audit_retention_days": "a whole number of days, at least 1",
     "alert_history_days": "a whole number of days, at least 1",
     "port": "a whole number from 1 to 65535",

@@ -8,6 +8,7 @@ Slack is reached only through what the caller passes in (a channel check, a memb
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ log = structlog.get_logger("watches")
 SNOOZE = timedelta(hours=24)
 MAX_WATCH_ID = 2**31 - 1
 """Watch ids are the store's 32-bit integer keys."""
+MEMBERSHIP_READS_AT_ONCE = 10
 _WATCH_ID = re.compile(r"#?([0-9]{1,10})", re.ASCII)
 
 
@@ -303,15 +305,18 @@ class WatchLifecycle:
         if self.store is None:
             return VisibleWatches([], 0)
         watches = await self.store.watches.all(channel)
-        shown: list[Watch] = []
-        member_of: dict[str, bool] = {}
-        for watch in watches:
-            if watch.created_by != actor.slack_user and watch.channel_id not in member_of:
-                member_of[watch.channel_id] = await members.is_member(
-                    watch.channel_id, actor.slack_user
-                )
-            if watch.created_by == actor.slack_user or member_of[watch.channel_id]:
-                shown.append(watch)
+        # Channels asked about concurrently (a few at a time, within Slack's rate limits): the
+        # person waits for a few membership reads, each with its own deadline, not one per channel.
+        others = sorted({w.channel_id for w in watches if w.created_by != actor.slack_user})
+        at_once = asyncio.Semaphore(MEMBERSHIP_READS_AT_ONCE)
+
+        async def is_member(channel: str) -> bool:
+            async with at_once:
+                return await members.is_member(channel, actor.slack_user)
+
+        answers = await asyncio.gather(*(is_member(c) for c in others))
+        member_of = dict(zip(others, answers, strict=True))
+        shown = [w for w in watches if w.created_by == actor.slack_user or member_of[w.channel_id]]
         return VisibleWatches(shown, len(watches) - len(shown))
 
 

@@ -74,3 +74,16 @@ async def test_a_post_that_could_not_connect_is_retried() -> None:
     with pytest.raises(aiohttp.ClientConnectorError):
         await client.chat_postMessage(channel="C1", text="never sent")
     assert len(attempts) == 2  # nothing was sent: retried twice, both allowed
+
+
+async def test_a_step_completion_that_may_have_been_received_is_not_retried(
+    hanging_up_slack: tuple[str, collections.Counter[str]],
+) -> None:
+    """A second completion of the same execution is what the step must never send."""
+    url, received = hanging_up_slack
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-test", slack_api_url=url)  # type: ignore[call-arg]
+    client = build_web_client(settings)
+    for method in ("functions.completeSuccess", "functions.completeError"):
+        with pytest.raises((aiohttp.ClientError, SlackApiError)):
+            await client.api_call(method, json={"function_execution_id": "Fx1"})
+        assert received[method] == 1

@@ -51,9 +51,17 @@ SURFACES: tuple[Callable[[Routes], None], ...] = (
 """Each surface registers its own listeners, each with its reader; none imports another."""
 
 
+DONE_TWICE_IF_REPEATED = (
+    "chat.postMessage",
+    "functions.completeSuccess",
+    "functions.completeError",
+)
+"""Web API methods that act again when repeated (a second post, a second completion)."""
+
+
 class _UnsentOnlyRetryHandler(AsyncConnectionErrorRetryHandler):
-    """Connection errors retried, except a chat.postMessage that may have reached Slack: only
-    a connection never made (nothing sent) is retried there, so no message is posted twice."""
+    """Connection errors retried, except for a method that would act twice and may already
+    have reached Slack: there only a connection never made (nothing sent) is retried."""
 
     async def _can_retry_async(
         self,
@@ -63,7 +71,7 @@ class _UnsentOnlyRetryHandler(AsyncConnectionErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if request.url.rstrip("/").endswith("chat.postMessage"):
+        if request.url.rstrip("/").endswith(DONE_TWICE_IF_REPEATED):
             return isinstance(error, aiohttp.ClientConnectorError)
         return await super()._can_retry_async(
             state=state, request=request, response=response, error=error

@@ -5,9 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck
 
 from bot.audit import Actor
-from bot.rendering.blocks import (
-    render_notice,
-)
+from bot.rendering.blocks import render_notice
 from bot.rendering.ids import ActionId
 from bot.rendering.mrkdwn import escape
 from bot.rendering.replies import THREAD_BUTTONS, lookup_message, private_buttons

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 
 import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.licensespring.cache import SingleFlight, TTLCache
 from bot.rendering.ids import CANNOT_SEE_CHANNEL_CODES
 from bot.rendering.watches import ChannelProblem
 
@@ -46,37 +44,28 @@ class ChannelMembers:
     """Who is in a channel, from `conversations.members`, cached for a minute.
 
     Fails closed: a channel Slack will not list (the bot is not in it, Slack is down or slow)
-    has no members, so only a watch's creator may change it meanwhile. Concurrent questions
-    about one channel share one read.
+    has no members, so only a watch's creator may change it meanwhile; that answer is not
+    cached. Concurrent questions about one channel share one read.
     """
 
-    def __init__(
-        self, client: AsyncWebClient, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
-        self._clock = clock
-        self._cached: OrderedDict[str, tuple[float, frozenset[str]]] = OrderedDict()
-        self._reading: dict[str, asyncio.Task[frozenset[str] | None]] = {}
+        self._cached: TTLCache[str, frozenset[str]] = TTLCache(
+            MEMBERS_TTL_S, max_entries=MAX_CACHED_CHANNELS
+        )
+        self._reads: SingleFlight[str, frozenset[str] | None] = SingleFlight()
 
     async def is_member(self, channel: str, user: str) -> bool:
         return user in await self.members(channel)
 
     async def members(self, channel: str) -> frozenset[str]:
         cached = self._cached.get(channel)
-        if cached is not None and self._clock() < cached[0]:
-            return cached[1]
-        task = self._reading.get(channel)
-        if task is None:
-            task = asyncio.ensure_future(self._read(channel))
-            self._reading[channel] = task
-            task.add_done_callback(lambda _: self._reading.pop(channel, None))
-        members = await asyncio.shield(task)
+        if cached is not None:
+            return cached
+        members = await self._reads.run(channel, lambda: self._read(channel))
         if members is None:
             return frozenset()
-        self._cached[channel] = (self._clock() + MEMBERS_TTL_S, members)
-        self._cached.move_to_end(channel)
-        while len(self._cached) > MAX_CACHED_CHANNELS:
-            self._cached.popitem(last=False)
+        self._cached.put(channel, members)
         return members
 
     async def _read(self, channel: str) -> frozenset[str] | None:

@@ -273,7 +273,7 @@ class _Ending:
                 )
                 if not retry:
                     return False
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            except aiohttp.ClientConnectorError as error:  # never reached Slack: safe to retry
                 log.warning(
                     "step_completion_failed",
                     completion=how,
@@ -281,6 +281,12 @@ class _Ending:
                     error=type(error).__name__,
                     retrying=attempt < COMPLETION_ATTEMPTS,
                 )
+            except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                # Sent, outcome unknown: Slack may have ended the execution; never send again.
+                log.warning(
+                    "step_completion_unconfirmed", completion=how, error=type(error).__name__
+                )
+                return False
             else:
                 log.info("step_completed", completion=how, attempts=attempt)
                 return True
